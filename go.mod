@@ -6,6 +6,7 @@ require (
 	github.com/refraction-networking/utls v1.8.2
 	golang.org/x/crypto v0.59.0
 	golang.org/x/net v0.62.0
+	golang.org/x/tools v0.52.0
 )
 
 require (

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/fpwork/fp/analyze"
+)
+
+// sampleFS holds the embedded default input: real captures of a headless
+// Chromium connection (its TLS hello and its HTTP/2 client stream) and of a
+// curl HTTP/1.1 request.
+//
+//go:embed sample
+var sampleFS embed.FS
+
+// Exit codes of fp analyze.
+const (
+	exitOK       = 0
+	exitBadInput = 1 // a file could not be read or parsed
+	exitUsage    = 2
+)
+
+// inputFile is one file to analyse and what it holds ("" = sniff).
+type inputFile struct{ kind, path string }
+
+// inputList is a flag.Value that appends files of one kind to a shared,
+// ordered list, so output follows the command line.
+type inputList struct {
+	kind string
+	list *[]inputFile
+}
+
+func (l inputList) String() string { return "" }
+func (l inputList) Set(v string) error {
+	*l.list = append(*l.list, inputFile{kind: l.kind, path: v})
+	return nil
+}
+
+const analyzeUsage = `usage: fp analyze [--tls FILE] [--http1 FILE] [--http2 FILE] [FILE...]
+
+Prints one JSON object per line: kind "tls" for each ClientHello, kind
+"http" for each request. A FILE without a flag is sniffed: TLS records or a
+handshake message, the HTTP/2 preface, or else an HTTP/1 request stream.
+With no file, analyses the embedded sample.
+
+Exit codes: 0 all inputs read; 1 an input could not be read or parsed (the
+others are still analysed); 2 usage error.
+`
+
+func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var inputs []inputFile
+	fset := flag.NewFlagSet("analyze", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	fset.Usage = func() { fmt.Fprint(stderr, analyzeUsage) }
+	fset.Var(inputList{analyze.InputTLS, &inputs}, "tls", "a raw TLS hello file (records or a bare handshake message)")
+	fset.Var(inputList{analyze.InputHTTP1, &inputs}, "http1", "a raw HTTP/1 client request stream")
+	fset.Var(inputList{analyze.InputHTTP2, &inputs}, "http2", "a raw HTTP/2 client stream, from the connection preface")
+	// Flags and files may be interleaved; keep the command-line order.
+	for {
+		if err := fset.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return exitOK
+			}
+			return exitUsage
+		}
+		if fset.NArg() == 0 {
+			break
+		}
+		inputs = append(inputs, inputFile{path: fset.Arg(0)})
+		args = fset.Args()[1:]
+	}
+
+	var fsys fs.FS = osFS{}
+	if len(inputs) == 0 {
+		fmt.Fprintln(stderr, "fp analyze: no file given; analysing the embedded sample")
+		sub, err := fs.Sub(sampleFS, "sample")
+		if err != nil {
+			fmt.Fprintln(stderr, "fp analyze:", err)
+			return exitBadInput
+		}
+		fsys = sub
+		entries, _ := fs.ReadDir(sub, ".")
+		for _, e := range entries {
+			inputs = append(inputs, inputFile{kind: sampleKind(e.Name()), path: e.Name()})
+		}
+	}
+
+	enc := json.NewEncoder(stdout)
+	enc.SetEscapeHTML(false)
+	raw := analyze.NewRaw()
+	code := exitOK
+	for _, in := range inputs {
+		if ctx.Err() != nil {
+			return exitBadInput
+		}
+		b, err := fs.ReadFile(fsys, in.path)
+		if err != nil {
+			fmt.Fprintf(stderr, "fp analyze: %s: %v\n", in.path, errors.Unwrap(err))
+			code = exitBadInput
+			continue
+		}
+		kind := in.kind
+		if kind == "" {
+			kind = analyze.Sniff(b)
+		}
+		recs, err := raw.Analyse(in.path, kind, b)
+		for _, r := range recs {
+			if err := enc.Encode(r); err != nil {
+				fmt.Fprintln(stderr, "fp analyze: writing output:", err)
+				return exitBadInput
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "fp analyze:", err)
+			code = exitBadInput
+		}
+	}
+	return code
+}
+
+// sampleKind maps an embedded sample's name to its input kind.
+func sampleKind(name string) string {
+	switch {
+	case strings.HasSuffix(name, ".h2"):
+		return analyze.InputHTTP2
+	case strings.HasSuffix(name, ".h1"):
+		return analyze.InputHTTP1
+	}
+	return analyze.InputTLS
+}
+
+// osFS opens paths as given on the command line (absolute or relative),
+// which os.DirFS does not allow.
+type osFS struct{}
+
+func (osFS) Open(name string) (fs.File, error) { return os.Open(path.Clean(name)) }

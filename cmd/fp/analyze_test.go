@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/tools/txtar"
+)
+
+// goldenDir holds the real-client captures whose expected values come from
+// tshark and read-tls-client-hello (see scripts/capture-goldens.sh).
+const goldenDir = "../../fingerprint/testdata/golden"
+
+func runFP(t *testing.T, args ...string) (code int, records []map[string]any, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), append([]string{"fp"}, args...), func(string) string { return "" },
+		strings.NewReader(""), &out, &errOut)
+	sc := bufio.NewScanner(&out)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("output line is not JSON: %v: %s", err, sc.Text())
+		}
+		records = append(records, m)
+	}
+	return code, records, errOut.String()
+}
+
+// section returns a txtar section, hex-decoded when its name ends in .hex.
+func section(a *txtar.Archive, name string) []byte {
+	for _, f := range a.Files {
+		if f.Name == name {
+			if strings.HasSuffix(name, ".hex") {
+				b, _ := hex.DecodeString(strings.Join(strings.Fields(string(f.Data)), ""))
+				return b
+			}
+			return f.Data
+		}
+	}
+	return nil
+}
+
+// TestAnalyzePrintsTsharkJA3 runs fp analyze over every golden hello and
+// checks the JA3 against tshark's and the JA4 against read-tls-client-hello.
+func TestAnalyzePrintsTsharkJA3(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(goldenDir, "*.txtar"))
+	if len(files) < 12 {
+		t.Fatalf("%d golden files, want at least 12", len(files))
+	}
+	dir := t.TempDir()
+	var args []string
+	want := map[string]map[string]string{}
+	for _, f := range files {
+		a, err := txtar.ParseFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bin := filepath.Join(dir, strings.TrimSuffix(filepath.Base(f), ".txtar")+".bin")
+		if err := os.WriteFile(bin, section(a, "hello.hex"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, bin)
+		exp := map[string]string{}
+		for _, line := range strings.Split(string(section(a, "expect-tls.txt")), "\n") {
+			if k, v, ok := strings.Cut(line, " "); ok {
+				exp[k] = v
+			}
+		}
+		want[bin] = exp
+	}
+	code, recs, stderr := runFP(t, append([]string{"analyze"}, args...)...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if len(recs) != len(args) {
+		t.Fatalf("%d records for %d files", len(recs), len(args))
+	}
+	for _, r := range recs {
+		exp := want[r["file"].(string)]
+		for _, k := range []string{"ja3", "ja3_hash", "ja4"} {
+			if r[k] != exp[k] {
+				t.Errorf("%s %s = %v, want %s", r["file"], k, r[k], exp[k])
+			}
+		}
+		if r["kind"] != "tls" || r["index"] != 1.0 {
+			t.Errorf("%s: kind %v index %v", r["file"], r["kind"], r["index"])
+		}
+	}
+}
+
+func TestAnalyzeEmbeddedSample(t *testing.T) {
+	code, recs, _ := runFP(t, "analyze")
+	if code != 0 || len(recs) != 3 {
+		t.Fatalf("exit %d, %d records", code, len(recs))
+	}
+	kinds := map[string]int{}
+	for _, r := range recs {
+		kinds[r["kind"].(string)]++
+	}
+	if kinds["tls"] != 1 || kinds["http"] != 2 {
+		t.Fatalf("kinds %v", kinds)
+	}
+	// The sample's HTTP/2 stream is Chromium's: the Akamai string of
+	// Chrome 117+ (docs/fingerprints.md example) is printed on its line.
+	for _, r := range recs {
+		if r["http_version"] == "2" && r["akamai"] != "1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p" {
+			t.Fatalf("akamai = %v", r["akamai"])
+		}
+	}
+}
+
+func TestAnalyzeErrorsAndFlags(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	h1 := write("req.txt", "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nCookie: a=1\r\n\r\n")
+	bad := write("bad.bin", "\x16\x03\x01\x00\x30\x01\x00\x00\x2c\x03\x03")
+	good, _ := os.ReadFile("sample/chromium-156-linux.bin")
+	goodPath := write("good.bin", string(good))
+
+	code, recs, stderr := runFP(t, "analyze", bad, "--http1", h1, goodPath, filepath.Join(dir, "missing.bin"))
+	if code != exitBadInput {
+		t.Fatalf("exit %d, want %d", code, exitBadInput)
+	}
+	if len(recs) != 3 || recs[0]["path"] != "/a" || recs[1]["index"] != 2.0 || recs[2]["kind"] != "tls" {
+		t.Fatalf("records: %v", recs)
+	}
+	// The malformed file is named with the offset where it ends too soon.
+	if !strings.Contains(stderr, bad+": offset 11: tls") || !strings.Contains(stderr, "missing.bin") {
+		t.Fatalf("stderr: %s", stderr)
+	}
+	if code, _, _ := runFP(t, "analyze", "--bogus"); code != exitUsage {
+		t.Fatalf("unknown flag: exit %d", code)
+	}
+}

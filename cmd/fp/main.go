@@ -1,0 +1,46 @@
+// Command fp is the fingerprinting tool. Today it has one subcommand:
+//
+//	fp analyze [--tls FILE] [--http1 FILE] [--http2 FILE] [FILE...]
+//
+// which prints one JSON object per line for every TLS hello and HTTP
+// request found. With no file it analyses an embedded sample.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `usage: fp <command> [arguments]
+
+commands:
+  analyze   print the fingerprints of raw TLS hellos and HTTP/1 or HTTP/2 client streams
+`
+
+// run executes the command line and returns the process exit code.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) < 2 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[1] {
+	case "analyze":
+		return runAnalyze(ctx, args[2:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "fp: unknown command %q\n%s", args[1], usage)
+	return 2
+}
