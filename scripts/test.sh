@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs the real components
+# (scripts/install-deps.sh), then checks formatting and vet, runs every Go
+# test with the race detector, replays and briefly runs every fuzzer, runs
+# each benchmark once, and cross-checks the fingerprints live against a new
+# capture of real clients (tshark and read-tls-client-hello as oracles).
+#
+#   FUZZTIME=5s   how long each fuzzer runs (default 5s)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "install components"
+bash scripts/install-deps.sh
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './scripts/oracle/*'))
+if [ -n "$unformatted" ]; then echo "gofmt would change:"; echo "$unformatted"; exit 1; fi
+
+step "go vet"
+go vet ./...
+
+step "go test -race"
+go test -race -count=1 ./...
+
+step "fuzzers (${FUZZTIME:-5s} each)"
+for pkg in ./fingerprint; do
+  for f in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz'); do
+    go test "$pkg" -run '^$' -fuzz "^$f\$" -fuzztime "${FUZZTIME:-5s}"
+  done
+done
+
+step "benchmarks, one pass each (figures are not asserted)"
+go test -run '^$' -bench . -benchtime 1x ./...
+
+step "live cross-check: new capture of real clients, fingerprints against tshark and read-tls-client-hello"
+live=$(mktemp -d)
+trap 'rm -rf "$live"' EXIT
+bash scripts/capture-goldens.sh --strict --out "$live"
+committed=$(ls fingerprint/testdata/golden/*.txtar | wc -l)
+fresh=$(ls "$live"/*.txtar | wc -l)
+if [ "$fresh" -lt "$committed" ]; then
+  echo "live capture produced $fresh goldens, fewer than the $committed committed"; exit 1
+fi
+FP_GOLDEN_DIR="$live" go test -count=1 -run 'TestGolden' ./fingerprint
+
+step "all passed"
