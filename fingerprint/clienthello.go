@@ -69,6 +69,26 @@ type ClientHello struct {
 	PaddingLen              int
 
 	Anomalies []Anomaly
+
+	// backing gives the common lists their first storage, so a typical
+	// hello costs one allocation for the struct plus its strings; longer
+	// lists grow past it by append.
+	backing helloBacking
+	joinBuf []byte // holds a hello joined from several records
+}
+
+type helloBacking struct {
+	extensions [24]Extension
+	ciphers    [48]CipherSuite
+	groups     [12]NamedGroup
+	sigAlgs    [24]SignatureScheme
+	versions   [8]uint16
+	keyShares  [4]KeyShare
+	certComp   [4]uint16
+	alpn       [4]string
+	seen       [4]uint64 // extension types seen, by low byte: a duplicate pre-check
+	frags      [4]fragment
+	ech        ECHOuter
 }
 
 // Extension is one extension as sent.
@@ -124,38 +144,50 @@ func (ch *ClientHello) HasExtension(t ExtensionType) bool {
 // ErrNotClientHello when b does not start with one, ErrTooLarge when the
 // declared length exceeds MaxClientHelloLen, and ErrMalformed otherwise.
 func ParseClientHello(b []byte) (*ClientHello, error) {
-	if len(b) == 0 {
-		return nil, tlsErr(0, "empty input", ErrTruncated)
+	ch := new(ClientHello)
+	if err := ch.Parse(b); err != nil {
+		return nil, err
 	}
-	ch := &ClientHello{}
-	var frags []fragment
+	return ch, nil
+}
+
+// Parse is ParseClientHello into an existing value, for callers that parse
+// many hellos: ch is reset first and its storage reused, so slices taken
+// from an earlier result are overwritten. On error ch holds no hello.
+func (ch *ClientHello) Parse(b []byte) error {
+	joinBuf := ch.joinBuf[:0]
+	*ch = ClientHello{joinBuf: joinBuf}
+	if len(b) == 0 {
+		return tlsErr(0, "empty input", ErrTruncated)
+	}
+	frags := ch.backing.frags[:0]
 	switch {
 	case b[0] == recordTypeHandshake:
-		msg, fr, err := joinRecords(ch, b)
+		msg, fr, err := ch.joinRecords(b, frags)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		ch.Raw, frags = msg, fr
 	case b[0] == handshakeClientHello:
 		n, err := handshakeLen(b, 0)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		ch.Raw = b[:n]
 		ch.Consumed = n
-		frags = []fragment{{msgOff: 0, inOff: 0}}
+		frags = append(frags, fragment{msgOff: 0, inOff: 0})
 	case b[0]&sslv2HelloFirstByteHi != 0 && len(b) >= 3 && b[2] == handshakeClientHello:
-		return nil, tlsErr(0, "SSL 2.0-format ClientHello is not supported", ErrNotClientHello)
+		return tlsErr(0, "SSL 2.0-format ClientHello is not supported", ErrNotClientHello)
 	default:
-		return nil, tlsErr(0, "first byte is neither a handshake record nor a ClientHello", ErrNotClientHello)
+		return tlsErr(0, "first byte is neither a handshake record nor a ClientHello", ErrNotClientHello)
 	}
 	if err := ch.parseBody(); err != nil {
 		if pe, ok := err.(*ParseError); ok {
 			pe.Offset = inputOffset(frags, pe.Offset)
 		}
-		return nil, err
+		return err
 	}
-	return ch, nil
+	return nil
 }
 
 // fragment maps a position in the joined message to one in the input.
@@ -205,11 +237,11 @@ func handshakeLen(b []byte, inOff int) (int, error) {
 }
 
 // joinRecords reads handshake records from b until they hold a whole
-// ClientHello. The result aliases b when one record holds it.
-func joinRecords(ch *ClientHello, b []byte) ([]byte, []fragment, error) {
+// ClientHello. The result aliases b when one record holds it, and ch's
+// join buffer otherwise.
+func (ch *ClientHello) joinRecords(b []byte, frags []fragment) ([]byte, []fragment, error) {
 	var (
 		msg    []byte
-		frags  []fragment
 		off    int
 		copied bool
 		need   = -1 // full message length once the header is known
@@ -247,11 +279,12 @@ func joinRecords(ch *ClientHello, b []byte) ([]byte, []fragment, error) {
 		case msg == nil:
 			msg = frag
 		case !copied:
-			joined := make([]byte, 0, len(msg)+len(frag))
-			msg = append(append(joined, msg...), frag...)
+			ch.joinBuf = append(append(ch.joinBuf[:0], msg...), frag...)
+			msg = ch.joinBuf
 			copied = true
 		default:
-			msg = append(msg, frag...)
+			ch.joinBuf = append(ch.joinBuf, frag...)
+			msg = ch.joinBuf
 		}
 		off = body + length
 		if need < 0 && len(msg) >= handshakeHeaderLen {
@@ -295,7 +328,7 @@ func (ch *ClientHello) parseBody() error {
 	if off := at(); !s.ReadUint16LengthPrefixed(&suites) || len(suites)%2 != 0 {
 		return tlsErr(off, "cipher suites malformed", ErrMalformed)
 	}
-	ch.CipherSuites = make([]CipherSuite, 0, len(suites)/2)
+	ch.CipherSuites = ch.backing.ciphers[:0]
 	for !suites.Empty() {
 		var v uint16
 		suites.ReadUint16(&v)
@@ -318,7 +351,7 @@ func (ch *ClientHello) parseBody() error {
 		ch.Anomalies = append(ch.Anomalies, Anomaly{Code: AnomalyTrailingBytes, Offset: at(),
 			Detail: "bytes after the extensions block"})
 	}
-	ch.Extensions = make([]Extension, 0, 20)
+	ch.Extensions = ch.backing.extensions[:0]
 	for !exts.Empty() {
 		off := extsStart + (extsEnd - extsStart - len(exts))
 		var typ uint16
@@ -327,7 +360,7 @@ func (ch *ClientHello) parseBody() error {
 			return tlsErr(off, "extension header or body cut short", ErrMalformed)
 		}
 		ext := Extension{Type: ExtensionType(typ), Data: data, Offset: off}
-		dup := ch.HasExtension(ext.Type)
+		dup := ch.seenBefore(ext.Type)
 		ch.Extensions = append(ch.Extensions, ext)
 		if dup {
 			ch.Anomalies = append(ch.Anomalies, Anomaly{Code: AnomalyDuplicateExtension, Offset: off,
@@ -339,6 +372,18 @@ func (ch *ClientHello) parseBody() error {
 	return nil
 }
 
+// seenBefore reports whether an extension of type t came earlier, and
+// marks t as seen. The bitmap on the type's low byte answers most calls
+// without a scan.
+func (ch *ClientHello) seenBefore(t ExtensionType) bool {
+	word, bit := (t&0xff)>>6, uint64(1)<<(t&63)
+	if ch.backing.seen[word]&bit == 0 {
+		ch.backing.seen[word] |= bit
+		return false
+	}
+	return ch.HasExtension(t)
+}
+
 // decodeExtension fills the decoded view of one extension. A body that
 // does not decode leaves the view empty and records an anomaly.
 func (ch *ClientHello) decodeExtension(ext Extension) {
@@ -348,29 +393,30 @@ func (ch *ClientHello) decodeExtension(ext Extension) {
 	case ExtServerName:
 		ok = ch.decodeServerName(&s)
 	case ExtSupportedGroups:
-		ch.SupportedGroups, ok = readUint16List[NamedGroup](&s)
+		ch.SupportedGroups, ok = readUint16List(&s, ch.backing.groups[:0])
 	case ExtECPointFormats:
 		var l cryptobyte.String
 		ok = s.ReadUint8LengthPrefixed(&l)
 		ch.ECPointFormats = l
 	case ExtSignatureAlgorithms:
-		ch.SignatureAlgorithms, ok = readUint16List[SignatureScheme](&s)
+		ch.SignatureAlgorithms, ok = readUint16List(&s, ch.backing.sigAlgs[:0])
 	case ExtSignatureAlgorithmsCert:
-		ch.SignatureAlgorithmsCert, ok = readUint16List[SignatureScheme](&s)
+		ch.SignatureAlgorithmsCert, ok = readUint16List[SignatureScheme](&s, nil)
 	case ExtDelegatedCredentials:
-		ch.DelegatedCredentials, ok = readUint16List[SignatureScheme](&s)
+		ch.DelegatedCredentials, ok = readUint16List[SignatureScheme](&s, nil)
 	case ExtALPN:
-		ch.ALPN, ok = readProtocolList(&s)
+		ch.ALPN, ok = readProtocolList(&s, ch.backing.alpn[:0])
 	case ExtApplicationSettings, ExtApplicationSettingsOld:
 		if ch.ApplicationSettingsType == 0 {
 			ch.ApplicationSettingsType = ext.Type
-			ch.ApplicationSettings, ok = readProtocolList(&s)
+			ch.ApplicationSettings, ok = readProtocolList(&s, nil)
 		} else {
 			s.Skip(len(s))
 		}
 	case ExtSupportedVersions:
 		var l cryptobyte.String
 		ok = s.ReadUint8LengthPrefixed(&l) && len(l)%2 == 0
+		ch.SupportedVersions = ch.backing.versions[:0]
 		for ok && !l.Empty() {
 			var v uint16
 			l.ReadUint16(&v)
@@ -385,6 +431,7 @@ func (ch *ClientHello) decodeExtension(ext Extension) {
 	case ExtCompressCertificate:
 		var l cryptobyte.String
 		ok = s.ReadUint8LengthPrefixed(&l) && len(l)%2 == 0
+		ch.CertCompressionAlgs = ch.backing.certComp[:0]
 		for ok && !l.Empty() {
 			var v uint16
 			l.ReadUint16(&v)
@@ -450,6 +497,7 @@ func (ch *ClientHello) decodeKeyShare(s *cryptobyte.String) bool {
 	if !s.ReadUint16LengthPrefixed(&list) {
 		return false
 	}
+	ch.KeyShares = ch.backing.keyShares[:0]
 	for !list.Empty() {
 		var group uint16
 		var key cryptobyte.String
@@ -462,12 +510,12 @@ func (ch *ClientHello) decodeKeyShare(s *cryptobyte.String) bool {
 }
 
 func (ch *ClientHello) decodeECH(s *cryptobyte.String) bool {
-	var e ECHOuter
+	e := &ch.backing.ech
 	if !s.ReadUint8(&e.Type) {
 		return false
 	}
 	if e.Type != 0 { // inner ECH: a bare type byte
-		ch.ECH = &e
+		ch.ECH = e
 		return true
 	}
 	var enc, payload cryptobyte.String
@@ -476,7 +524,7 @@ func (ch *ClientHello) decodeECH(s *cryptobyte.String) bool {
 		return false
 	}
 	e.EncLen, e.PayloadLen = len(enc), len(payload)
-	ch.ECH = &e
+	ch.ECH = e
 	return true
 }
 
@@ -531,13 +579,14 @@ func readQUICVarint(s *cryptobyte.String) (uint64, bool) {
 	return v, true
 }
 
-// readUint16List reads a vector<2..2^16-2> of 16-bit code points.
-func readUint16List[T ~uint16](s *cryptobyte.String) ([]T, bool) {
+// readUint16List reads a vector<2..2^16-2> of 16-bit code points,
+// appending to dst.
+func readUint16List[T ~uint16](s *cryptobyte.String, dst []T) ([]T, bool) {
 	var l cryptobyte.String
 	if !s.ReadUint16LengthPrefixed(&l) || len(l)%2 != 0 {
 		return nil, false
 	}
-	out := make([]T, 0, len(l)/2)
+	out := dst[:0]
 	for !l.Empty() {
 		var v uint16
 		l.ReadUint16(&v)
@@ -546,13 +595,13 @@ func readUint16List[T ~uint16](s *cryptobyte.String) ([]T, bool) {
 	return out, true
 }
 
-// readProtocolList reads an ALPN-style ProtocolNameList.
-func readProtocolList(s *cryptobyte.String) ([]string, bool) {
+// readProtocolList reads an ALPN-style ProtocolNameList, appending to dst.
+func readProtocolList(s *cryptobyte.String, dst []string) ([]string, bool) {
 	var l cryptobyte.String
 	if !s.ReadUint16LengthPrefixed(&l) {
 		return nil, false
 	}
-	var out []string
+	out := dst[:0]
 	for !l.Empty() {
 		var p cryptobyte.String
 		if !l.ReadUint8LengthPrefixed(&p) {

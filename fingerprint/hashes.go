@@ -1,29 +1,24 @@
 package fingerprint
 
 import (
-	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
-	"slices"
 	"strconv"
 )
 
 // MD5Hex returns the lowercase hex MD5 of s (spec: Common terms, md5hex).
-func MD5Hex(s string) string {
-	sum := md5.Sum([]byte(s))
-	return hex.EncodeToString(sum[:])
-}
+func MD5Hex(s string) string { return md5Hex([]byte(s)) }
 
 // emptyHash12 stands for an empty list in JA4 and JA4H.
 const emptyHash12 = "000000000000"
 
 // sha12 returns the first 12 lowercase hex characters of SHA-256 of b
 // (spec: Common terms, sha12).
-func sha12(b []byte) string {
+func sha12(b []byte) string { return string(appendSHA12(nil, b)) }
+
+func appendSHA12(dst, b []byte) []byte {
 	sum := sha256.Sum256(b)
-	var out [12]byte
-	hex.Encode(out[:], sum[:6])
-	return string(out[:])
+	return hex.AppendEncode(dst, sum[:6])
 }
 
 // appendHex4 appends v as 4 lowercase hex digits (spec: Common terms, hex4).
@@ -58,22 +53,4 @@ func appendDecimalList[T ~uint16 | ~uint8](b []byte, vs []T, sep byte) []byte {
 func appendTwoDigits(b []byte, n int) []byte {
 	n = min(n, 99)
 	return append(b, byte('0'+n/10), byte('0'+n%10))
-}
-
-// withoutGREASE returns the non-GREASE values of vs as uint16, in order,
-// in a new slice.
-func withoutGREASE[T ~uint16](vs []T) []uint16 {
-	out := make([]uint16, 0, len(vs))
-	for _, v := range vs {
-		if !IsGREASE(uint16(v)) {
-			out = append(out, uint16(v))
-		}
-	}
-	return out
-}
-
-func sortedCopy(vs []uint16) []uint16 {
-	out := slices.Clone(vs)
-	slices.Sort(out)
-	return out
 }

@@ -28,43 +28,70 @@ func JA4(ch *ClientHello, t Transport) string { return JA4Of(ch, t, JA4Hashed) }
 
 // JA4Of returns the chosen JA4 variant. Variants share part a.
 func JA4Of(ch *ClientHello, t Transport, v JA4Variant) string {
-	in := newJA4Input(ch)
-	return string(in.appendVariant(make([]byte, 0, 128), ch, t, v))
+	var store ja4Store
+	in := newJA4Input(ch, &store)
+	var buf [1024]byte
+	return string(in.appendVariant(buf[:0], ch, t, v))
 }
 
-// JA4All returns JA4, JA4_r, JA4_o and JA4_ro, decoding the lists once.
+// JA4All returns JA4, JA4_r, JA4_o and JA4_ro, reading the lists once.
 func JA4All(ch *ClientHello, t Transport) [4]string {
-	in := newJA4Input(ch)
+	var store ja4Store
+	in := newJA4Input(ch, &store)
 	var out [4]string
-	buf := make([]byte, 0, 256)
+	var buf [1024]byte
 	for v := JA4Hashed; v <= JA4RawOriginal; v++ {
-		buf = in.appendVariant(buf[:0], ch, t, v)
-		out[v] = string(buf)
+		out[v] = string(in.appendVariant(buf[:0], ch, t, v))
 	}
 	return out
 }
 
-// ja4Input holds the GREASE-free lists every variant is built from.
+// ja4Input holds the GREASE-free lists every variant is built from. The
+// arrays keep a typical hello's lists off the heap; longer lists grow.
 type ja4Input struct {
-	ciphers    []uint16 // wire order
-	exts       []uint16 // wire order, SNI and ALPN included
-	sigAlgs    []uint16 // extension 13 only, wire order
-	hasSigAlgs bool
+	ciphers, sortedCiphers []uint16 // wire order; ascending
+	exts                   []uint16 // wire order, SNI and ALPN included
+	sortedExts             []uint16 // ascending, SNI and ALPN removed
+	sigAlgs                []uint16 // extension 13 only, wire order
+	hasSigAlgs             bool
 }
 
-func newJA4Input(ch *ClientHello) ja4Input {
-	in := ja4Input{ciphers: withoutGREASE(ch.CipherSuites)}
-	in.exts = make([]uint16, 0, len(ch.Extensions))
+// ja4Store is stack room for a typical hello's lists; longer lists grow
+// onto the heap.
+type ja4Store [5][64]uint16
+
+func newJA4Input(ch *ClientHello, store *ja4Store) ja4Input {
+	var in ja4Input
+	in.ciphers = store[0][:0]
+	for _, c := range ch.CipherSuites {
+		if !IsGREASE(uint16(c)) {
+			in.ciphers = append(in.ciphers, uint16(c))
+		}
+	}
+	in.sortedCiphers = append(store[1][:0], in.ciphers...)
+	slices.Sort(in.sortedCiphers)
+	in.exts, in.sortedExts = store[2][:0], store[3][:0]
 	for _, e := range ch.Extensions {
-		if !e.GREASE() {
-			in.exts = append(in.exts, uint16(e.Type))
+		if e.GREASE() {
+			continue
+		}
+		in.exts = append(in.exts, uint16(e.Type))
+		// spec: JA4 c: the sorted list leaves out SNI (0000) and ALPN (0010).
+		if e.Type != ExtServerName && e.Type != ExtALPN {
+			in.sortedExts = append(in.sortedExts, uint16(e.Type))
 		}
 		// spec: JA4 c: signature algorithms come only from extension 13.
 		if e.Type == ExtSignatureAlgorithms {
 			in.hasSigAlgs = true
 		}
 	}
-	in.sigAlgs = withoutGREASE(ch.SignatureAlgorithms)
+	slices.Sort(in.sortedExts)
+	in.sigAlgs = store[4][:0]
+	for _, s := range ch.SignatureAlgorithms {
+		if !IsGREASE(uint16(s)) {
+			in.sigAlgs = append(in.sigAlgs, uint16(s))
+		}
+	}
 	return in
 }
 
@@ -74,9 +101,9 @@ func (in ja4Input) appendVariant(b []byte, ch *ClientHello, t Transport, v JA4Va
 	b = in.appendPartA(b, ch, t)
 
 	// spec: JA4 b: cipher suites as hex4, sorted (wire order for _o/_ro).
-	ciphers := in.ciphers
-	if !wire {
-		ciphers = sortedCopy(ciphers)
+	ciphers := in.sortedCiphers
+	if wire {
+		ciphers = in.ciphers
 	}
 	b = append(b, '_')
 	if raw {
@@ -85,16 +112,9 @@ func (in ja4Input) appendVariant(b []byte, ch *ClientHello, t Transport, v JA4Va
 		b = appendHashedList(b, ciphers, nil, false)
 	}
 
-	// spec: JA4 c: extensions sorted without SNI (0000) and ALPN (0010);
-	// _o and _ro keep the wire order and keep SNI and ALPN.
-	sorted := make([]uint16, 0, len(in.exts))
-	for _, e := range in.exts {
-		if e != uint16(ExtServerName) && e != uint16(ExtALPN) {
-			sorted = append(sorted, e)
-		}
-	}
-	slices.Sort(sorted)
-	exts := sorted
+	// spec: JA4 c: extensions sorted without SNI and ALPN; _o and _ro keep
+	// the wire order and keep SNI and ALPN.
+	exts := in.sortedExts
 	if wire {
 		exts = in.exts
 	}
@@ -107,7 +127,7 @@ func (in ja4Input) appendVariant(b []byte, ch *ClientHello, t Transport, v JA4Va
 			b = append(b, '_')
 			b = appendHex4List(b, in.sigAlgs)
 		}
-	case len(sorted) == 0:
+	case len(in.sortedExts) == 0:
 		// spec: JA4 c / Variants: 000000000000 when the sorted list without
 		// SNI and ALPN is empty, for JA4 and JA4_o alike.
 		b = append(b, emptyHash12...)
@@ -124,13 +144,13 @@ func appendHashedList(b []byte, list, second []uint16, withSecond bool) []byte {
 		// spec: JA4 b: 000000000000 when there are no (non-GREASE) ciphers.
 		return append(b, emptyHash12...)
 	}
-	var scratch [512]byte
+	var scratch [1024]byte
 	s := appendHex4List(scratch[:0], list)
 	if withSecond {
 		s = append(s, '_')
 		s = appendHex4List(s, second)
 	}
-	return append(b, sha12(s)...)
+	return appendSHA12(b, s)
 }
 
 func (in ja4Input) appendPartA(b []byte, ch *ClientHello, t Transport) []byte {

@@ -1,13 +1,18 @@
 package fingerprint
 
 import (
+	"bytes"
 	"slices"
 	"strconv"
 )
 
 // PeetPrint returns the tls.peet.ws fingerprint string of the hello.
 func PeetPrint(ch *ClientHello) string {
-	b := make([]byte, 0, 512)
+	var buf [2048]byte
+	return string(appendPeetPrint(buf[:0], ch))
+}
+
+func appendPeetPrint(b []byte, ch *ClientHello) []byte {
 	// spec: PeetPrint 1: supported_versions in wire order, GREASE as "GREASE".
 	b = appendGREASENamed(b, ch.SupportedVersions, false)
 	b = append(b, '|')
@@ -54,26 +59,30 @@ func PeetPrint(ch *ClientHello) string {
 	b = append(b, '|')
 	// spec: PeetPrint 8: extension ids as decimal strings sorted as strings,
 	// then one "GREASE" per GREASE extension.
-	ids := make([]string, 0, len(ch.Extensions))
+	var scratch [64]uint16
+	ids := scratch[:0]
 	greases := 0
 	for _, e := range ch.Extensions {
 		if e.GREASE() {
 			greases++
 			continue
 		}
-		ids = append(ids, strconv.Itoa(int(e.Type)))
+		ids = append(ids, uint16(e.Type))
 	}
-	slices.Sort(ids)
-	for i := 0; i < greases; i++ {
-		ids = append(ids, "GREASE")
-	}
+	slices.SortFunc(ids, compareAsDecimalStrings)
 	for i, id := range ids {
 		if i > 0 {
 			b = append(b, '-')
 		}
-		b = append(b, id...)
+		b = strconv.AppendUint(b, uint64(id), 10)
 	}
-	return string(b)
+	for i := 0; i < greases; i++ {
+		if len(ids) > 0 || i > 0 {
+			b = append(b, '-')
+		}
+		b = append(b, "GREASE"...)
+	}
+	return b
 }
 
 // peetGREASEGroup is the supported_groups value tls.peet.ws also prints as
@@ -92,4 +101,11 @@ func appendGREASENamed[T ~uint16](b []byte, vs []T, group6969 bool) []byte {
 		}
 	}
 	return b
+}
+
+// compareAsDecimalStrings orders two values as their decimal strings
+// compare ("10" < "5").
+func compareAsDecimalStrings(x, y uint16) int {
+	var bx, by [5]byte
+	return bytes.Compare(strconv.AppendUint(bx[:0], uint64(x), 10), strconv.AppendUint(by[:0], uint64(y), 10))
 }

@@ -17,15 +17,17 @@ type TLSFingerprints struct {
 
 // ComputeTLS computes all TLS fingerprints of a hello sent over t.
 func ComputeTLS(ch *ClientHello, t Transport) TLSFingerprints {
-	ja3, ja3n := JA3(ch), JA3N(ch)
+	var buf [2048]byte
+	var f TLSFingerprints
+	b := appendJA3(buf[:0], ch, false)
+	f.JA3, f.JA3Hash = string(b), md5Hex(b)
+	b = appendJA3(buf[:0], ch, true)
+	f.JA3N, f.JA3NHash = string(b), md5Hex(b)
 	ja4 := JA4All(ch, t)
-	peet := PeetPrint(ch)
-	return TLSFingerprints{
-		JA3: ja3, JA3Hash: MD5Hex(ja3),
-		JA3N: ja3n, JA3NHash: MD5Hex(ja3n),
-		JA4: ja4[JA4Hashed], JA4R: ja4[JA4Raw], JA4O: ja4[JA4Original], JA4RO: ja4[JA4RawOriginal],
-		PeetPrint: peet, PeetPrintHash: MD5Hex(peet),
-	}
+	f.JA4, f.JA4R, f.JA4O, f.JA4RO = ja4[JA4Hashed], ja4[JA4Raw], ja4[JA4Original], ja4[JA4RawOriginal]
+	b = appendPeetPrint(buf[:0], ch)
+	f.PeetPrint, f.PeetPrintHash = string(b), md5Hex(b)
+	return f
 }
 
 // HTTPFingerprints holds the fingerprints of one HTTP request; the Akamai
