@@ -69,6 +69,14 @@ func (a *Raw) tls(file string, b []byte) ([]Record, error) {
 	var recs []Record
 	off := 0
 	for off < len(b) {
+		if len(recs) > 0 {
+			// After a HelloRetryRequest a client may send a ChangeCipherSpec
+			// record (middlebox compatibility) before its second hello.
+			off += changeCipherSpecLen(b[off:])
+			if off == len(b) {
+				break
+			}
+		}
 		ch, err := fingerprint.ParseClientHello(b[off:])
 		if err != nil {
 			if len(recs) > 0 && errors.Is(err, fingerprint.ErrNotClientHello) {
@@ -83,6 +91,20 @@ func (a *Raw) tls(file string, b []byte) ([]Record, error) {
 		return nil, &InputError{File: file, Err: fingerprint.ErrTruncated}
 	}
 	return recs, nil
+}
+
+// changeCipherSpecLen returns the length of the ChangeCipherSpec record at
+// the start of b, or 0 when there is none.
+func changeCipherSpecLen(b []byte) int {
+	const recordTypeCCS, headerLen = 20, 5
+	if len(b) < headerLen+1 || b[0] != recordTypeCCS {
+		return 0
+	}
+	n := headerLen + (int(b[3])<<8 | int(b[4]))
+	if n > len(b) || n > headerLen+1 {
+		return 0
+	}
+	return n
 }
 
 func (a *Raw) http1(file string, b []byte) ([]Record, error) {

@@ -414,14 +414,7 @@ func (ch *ClientHello) decodeExtension(ext Extension) {
 			s.Skip(len(s))
 		}
 	case ExtSupportedVersions:
-		var l cryptobyte.String
-		ok = s.ReadUint8LengthPrefixed(&l) && len(l)%2 == 0
-		ch.SupportedVersions = ch.backing.versions[:0]
-		for ok && !l.Empty() {
-			var v uint16
-			l.ReadUint16(&v)
-			ch.SupportedVersions = append(ch.SupportedVersions, v)
-		}
+		ch.SupportedVersions, ok = readShortUint16List(&s, ch.backing.versions[:0])
 	case ExtPSKKeyExchangeModes:
 		var l cryptobyte.String
 		ok = s.ReadUint8LengthPrefixed(&l)
@@ -429,14 +422,7 @@ func (ch *ClientHello) decodeExtension(ext Extension) {
 	case ExtKeyShare:
 		ok = ch.decodeKeyShare(&s)
 	case ExtCompressCertificate:
-		var l cryptobyte.String
-		ok = s.ReadUint8LengthPrefixed(&l) && len(l)%2 == 0
-		ch.CertCompressionAlgs = ch.backing.certComp[:0]
-		for ok && !l.Empty() {
-			var v uint16
-			l.ReadUint16(&v)
-			ch.CertCompressionAlgs = append(ch.CertCompressionAlgs, v)
-		}
+		ch.CertCompressionAlgs, ok = readShortUint16List(&s, ch.backing.certComp[:0])
 	case ExtRecordSizeLimit:
 		ok = s.ReadUint16(&ch.RecordSizeLimit)
 	case ExtEncryptedClientHello:
@@ -583,7 +569,24 @@ func readQUICVarint(s *cryptobyte.String) (uint64, bool) {
 // appending to dst.
 func readUint16List[T ~uint16](s *cryptobyte.String, dst []T) ([]T, bool) {
 	var l cryptobyte.String
-	if !s.ReadUint16LengthPrefixed(&l) || len(l)%2 != 0 {
+	if !s.ReadUint16LengthPrefixed(&l) {
+		return nil, false
+	}
+	return appendUint16s(l, dst)
+}
+
+// readShortUint16List reads a vector<2..254> of 16-bit values (an 8-bit
+// length prefix), appending to dst.
+func readShortUint16List(s *cryptobyte.String, dst []uint16) ([]uint16, bool) {
+	var l cryptobyte.String
+	if !s.ReadUint8LengthPrefixed(&l) {
+		return nil, false
+	}
+	return appendUint16s(l, dst)
+}
+
+func appendUint16s[T ~uint16](l cryptobyte.String, dst []T) ([]T, bool) {
+	if len(l)%2 != 0 {
 		return nil, false
 	}
 	out := dst[:0]
