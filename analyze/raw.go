@@ -127,9 +127,14 @@ func (a *Raw) http1(file string, b []byte) ([]Record, error) {
 func (a *Raw) http2(file string, b []byte, base, index int) ([]Record, *fingerprint.HTTP2Conn, error) {
 	conn, err := fingerprint.ParseHTTP2Client(b, a.HTTP2)
 	var recs []Record
-	for _, r := range conn.Requests {
+	for i, r := range conn.Requests {
 		index++
-		recs = append(recs, httpRecord(file, index, r, conn))
+		rec := httpRecord(file, index, r, conn)
+		if i == 0 && len(conn.Anomalies) > 0 {
+			// Connection-level anomalies go on the connection's first request.
+			rec.Anomalies = append(append([]fingerprint.Anomaly(nil), conn.Anomalies...), rec.Anomalies...)
+		}
+		recs = append(recs, rec)
 	}
 	if err != nil {
 		return recs, conn, &InputError{File: file, Err: shift(err, base)}

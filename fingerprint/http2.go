@@ -2,6 +2,7 @@ package fingerprint
 
 import (
 	"encoding/base64"
+	"strconv"
 	"strings"
 
 	"golang.org/x/net/http2/hpack"
@@ -53,7 +54,7 @@ func (t HTTP2FrameType) String() string {
 	case FrameContinuation:
 		return "CONTINUATION"
 	}
-	return lookupName(func(uint16) (string, bool) { return "", false }, uint16(t))
+	return "UNKNOWN_" + strconv.Itoa(int(t))
 }
 
 // Frame flags used by the parser.
@@ -327,7 +328,7 @@ func (p *HTTP2Parser) frame(f HTTP2Frame, payload []byte) error {
 		s := HTTP2Settings{Frame: idx, Settings: make([]HTTP2Setting, 0, min(len(payload)/6, p.lim.MaxSettings))}
 		for i := 0; i+6 <= len(payload); i += 6 {
 			if len(s.Settings) == p.lim.MaxSettings {
-				p.anomaly(AnomalyBadFrameSize, f.Offset, "more settings than kept")
+				p.anomaly(AnomalyTooManySettings, f.Offset, "the rest of the frame is not kept")
 				break
 			}
 			s.Settings = append(s.Settings, HTTP2Setting{
@@ -416,11 +417,11 @@ func (p *HTTP2Parser) headers(f HTTP2Frame, idx int, payload []byte) error {
 	p.block = nil
 	switch {
 	case f.StreamID == 0:
-		p.anomaly(AnomalyBadFrameSize, f.Offset, "HEADERS on stream 0")
+		p.anomaly(AnomalyStreamZeroHeaders, f.Offset, "")
 	case p.stream(f.StreamID) != nil:
 		// Trailers: decoded for the HPACK state, not kept.
 	case len(p.conn.Requests) >= p.lim.MaxStreams:
-		p.anomaly(AnomalyBadFrameSize, f.Offset, "more streams than kept")
+		p.anomaly(AnomalyTooManyStreams, f.Offset, "the request is not kept")
 	default:
 		p.block = &HTTPRequest{Version: HTTP2, StreamID: f.StreamID, Priority: pr,
 			EndStream: f.Flags&flagEndStream != 0, Offset: f.Offset}
@@ -460,8 +461,8 @@ func (p *HTTP2Parser) emit(hf hpack.HeaderField) {
 	if p.listSize > p.lim.MaxHeaderListSize {
 		if !p.listCut {
 			p.listCut = true
-			r.Anomalies = append(r.Anomalies, Anomaly{Code: AnomalyBadFrameSize, Offset: p.blockOff,
-				Detail: "header list exceeds limit; the rest is not kept"})
+			r.Anomalies = append(r.Anomalies, Anomaly{Code: AnomalyHeaderListTooLarge, Offset: p.blockOff,
+				Detail: "the rest of the header list is not kept"})
 		}
 		return
 	}

@@ -383,3 +383,46 @@ func TestParseClientHelloDecodesExtensions(t *testing.T) {
 		t.Errorf("unknown extension name %q", got)
 	}
 }
+
+// TestThirdPartyPublishedChrome143 rebuilds the hello behind a Chrome 143
+// report published by an independent fingerprinting service (browserleaks):
+// its JA3 text, JA3/JA3N hashes, JA4 and JA4_o are that service's output.
+func TestThirdPartyPublishedChrome143(t *testing.T) {
+	h := testHello{
+		version: 0x0303,
+		ciphers: []uint16{0xfafa, 4865, 4866, 4867, 49195, 49199, 49196, 49200, 52393, 52392, 49171, 49172, 156, 157, 47, 53},
+		exts: []testExt{
+			{0x8a8a, nil},
+			{45, u8List(1)}, {51, keyShareBody(0xaaaa, 4588, 29)}, {16, alpnBody("h2", "http/1.1")},
+			{65037, []byte{0, 0, 1, 0, 1, 0x9c, 0, 0, 0, 0}}, {23, nil}, {17613, alpnBody("h2")},
+			{0, sniBody("tls.browserleaks.com")}, {11, u8List(0)}, {10, u16List(0xaaaa, 4588, 29, 23, 24)},
+			{43, u8ListOf16(0x5a5a, 0x0304, 0x0303)}, {65281, []byte{0}}, {35, nil}, {18, nil},
+			{5, []byte{1, 0, 0, 0, 0}}, {13, u16List(0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601)},
+			{27, []byte{2, 0, 2}},
+			{0x3a3a, []byte{0}},
+		},
+	}
+	ch := mustParse(t, h.bare())
+	fp := ComputeTLS(ch, TransportTCP)
+	for _, c := range []struct{ name, got, want string }{
+		{"ja3", fp.JA3, "771,4865-4866-4867-49195-49199-49196-49200-52393-52392-49171-49172-156-157-47-53,45-51-16-65037-23-17613-0-11-10-43-65281-35-18-5-13-27,4588-29-23-24,0"},
+		{"ja3_hash", fp.JA3Hash, "98487aa16281980e7d1120d399efb6a4"},
+		{"ja3n_hash", fp.JA3NHash, "8e19337e7524d2573be54efb2b0784c9"},
+		{"ja4", fp.JA4, "t13d1516h2_8daaf6152771_d8a2da3f94cd"},
+		{"ja4_o", fp.JA4O, "t13d1516h2_acb858a92679_f96a17c57971"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %s, want %s", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestJA4VersionTable(t *testing.T) {
+	// spec: JA4 version mapping.
+	for v, want := range map[uint16]string{0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10", 0x0300: "s3",
+		0x0002: "s2", 0xfeff: "d1", 0xfefd: "d2", 0xfefc: "d3", 0x0305: "00", 0x7f1c: "00"} {
+		if got := ja4Version(v); got != want {
+			t.Errorf("ja4Version(%#04x) = %s, want %s", v, got, want)
+		}
+	}
+}
