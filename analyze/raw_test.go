@@ -2,21 +2,15 @@ package analyze
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/fpwork/fp/fingerprint"
+	"github.com/fpwork/fp/internal/selfsigned"
 )
 
 // recordingConn keeps every byte its peer (the client) wrote to it.
@@ -29,21 +23,6 @@ func (c *recordingConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	c.got.Write(p[:n])
 	return n, err
-}
-
-func selfSigned(t *testing.T) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
-		DNSNames: []string{"localhost"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
 // TestHelloRetryRequestGivesTwoHellos records what a real crypto/tls
@@ -66,8 +45,12 @@ func TestHelloRetryRequestGivesTwoHellos(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := &recordingConn{Conn: s}
+	cert, err := selfsigned.Localhost()
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := tls.Server(rec, &tls.Config{
-		Certificates:     []tls.Certificate{selfSigned(t)},
+		Certificates:     []tls.Certificate{cert},
 		CurvePreferences: []tls.CurveID{tls.CurveP256}, // the client's first share is X25519
 		NextProtos:       []string{"h2"},
 	})

@@ -1,14 +1,8 @@
 package fingerprint_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
-	"math/big"
 	"net"
 	"os"
 	"runtime"
@@ -20,6 +14,7 @@ import (
 	"golang.org/x/tools/txtar"
 
 	"github.com/fpwork/fp/fingerprint"
+	"github.com/fpwork/fp/internal/selfsigned"
 )
 
 // The speed target: parse + JA3 + JA4 of a ~2 KB Chrome hello costs under
@@ -125,18 +120,12 @@ func BenchmarkAllTLSFingerprints(b *testing.B) {
 
 func serverConfig(b *testing.B) *tls.Config {
 	b.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
-		DNSNames: []string{"localhost"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	cert, err := selfsigned.Localhost()
 	if err != nil {
 		b.Fatal(err)
 	}
 	return &tls.Config{
-		Certificates:     []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
+		Certificates:     []tls.Certificate{cert},
 		MinVersion:       tls.VersionTLS13,
 		CurvePreferences: []tls.CurveID{tls.X25519},
 		// net.Pipe is synchronous: a ticket nobody reads would block.
