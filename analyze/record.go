@@ -21,9 +21,20 @@ const (
 // Record is one line of fp analyze output. Field names are a public
 // interface: other tools parse them.
 type Record struct {
-	File  string `json:"file"`
-	Kind  Kind   `json:"kind"`
-	Index int    `json:"index"` // 1-based hello or request within the input
+	File string `json:"file"`
+	Kind Kind   `json:"kind"`
+	// Capture files only: the client and server as ip:port, the transport
+	// ("tcp", "udp"), the 0-based stream number as tshark counts tcp.stream
+	// and udp.stream, and the time of the first segment of the hello or
+	// request (RFC 3339 with nanoseconds).
+	Src       string `json:"src,omitempty"`
+	Dst       string `json:"dst,omitempty"`
+	Transport string `json:"transport,omitempty"`
+	Stream    *int   `json:"stream,omitempty"`
+	// Index is the 1-based hello or request within the input (raw files)
+	// or within the stream (captures).
+	Index int    `json:"index"`
+	Time  string `json:"time,omitempty"`
 	*TLSRecord
 	*HTTPRecord
 	Anomalies []fingerprint.Anomaly `json:"anomalies,omitempty"`
@@ -45,10 +56,8 @@ type HTTPRecord struct {
 }
 
 func tlsRecord(file string, index int, ch *fingerprint.ClientHello, t fingerprint.Transport) Record {
-	alpn := ch.ALPN
-	if alpn == nil {
-		alpn = []string{}
-	}
+	// A copy: ch may be reused for the next hello.
+	alpn := append([]string{}, ch.ALPN...)
 	return Record{
 		File: file, Kind: KindTLS, Index: index,
 		TLSRecord: &TLSRecord{SNI: ch.ServerName, ALPN: alpn, TLSFingerprints: fingerprint.ComputeTLS(ch, t)},

@@ -201,6 +201,13 @@ func shiftErr(err error, by int) error {
 	return err
 }
 
+// BodyLen returns the length of the HTTP/1 body that follows r's head in
+// b (Content-Length or chunked framing, trailers included), and whether b
+// holds all of it. A request without either has no body.
+func (r *HTTPRequest) BodyLen(b []byte) (n int, complete bool, err error) {
+	return messageBodyLen(r, b)
+}
+
 // messageBodyLen returns the length of the body that follows r's head in
 // b, and whether b holds all of it.
 func messageBodyLen(r *HTTPRequest, b []byte) (int, bool, error) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"embed"
 	"encoding/json"
@@ -26,8 +27,9 @@ var sampleFS embed.FS
 // Exit codes of fp analyze.
 const (
 	exitOK       = 0
-	exitBadInput = 1 // a file could not be read or parsed
-	exitUsage    = 2
+	exitBadInput = 1  // a file could not be read or parsed
+	exitSkipped  = 2  // a capture had malformed packets or was cut short
+	exitUsage    = 64 // EX_USAGE of sysexits.h
 )
 
 // inputFile is one file to analyse and what it holds ("" = sniff).
@@ -46,18 +48,23 @@ func (l inputList) Set(v string) error {
 	return nil
 }
 
-const analyzeUsage = `usage: fp analyze [--tls FILE] [--http1 FILE] [--http2 FILE] [FILE...]
+const analyzeUsage = `usage: fp analyze [--tls FILE] [--http1 FILE] [--http2 FILE] [FILE|-...]
 
 Prints one JSON object per line: kind "tls" for each ClientHello, kind
 "http" for each request. A FILE without a flag is sniffed: TLS records or a
 handshake message, the HTTP/2 preface, or else an HTTP/1 request stream.
 With no file, analyses the embedded sample.
 
+A FILE that is a pcap or pcapng capture ("-" reads standard input) gives
+the hellos and plaintext requests of every TCP stream, with src, dst,
+transport, stream (as tshark's tcp.stream) and time.
+
 Exit codes: 0 all inputs read; 1 an input could not be read or parsed (the
-others are still analysed); 2 usage error.
+others are still analysed); 2 a capture had malformed packets or was cut
+short (what came before is printed); 64 usage error.
 `
 
-func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var inputs []inputFile
 	fset := flag.NewFlagSet("analyze", flag.ContinueOnError)
 	fset.SetOutput(stderr)
@@ -97,35 +104,87 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) in
 
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
-	raw := analyze.NewRaw()
+	emit := func(r analyze.Record) error { return enc.Encode(r) }
+	a := analyzer{raw: analyze.NewRaw(), capture: analyze.NewCapture(), stdin: stdin, stderr: stderr, emit: emit}
 	code := exitOK
 	for _, in := range inputs {
 		if ctx.Err() != nil {
 			return exitBadInput
 		}
-		b, err := fs.ReadFile(fsys, in.path)
-		if err != nil {
-			fmt.Fprintf(stderr, "fp analyze: %s: %v\n", in.path, errors.Unwrap(err))
-			code = exitBadInput
-			continue
-		}
-		kind := in.kind
-		if kind == "" {
-			kind = analyze.Sniff(b)
-		}
-		recs, err := raw.Analyse(in.path, kind, b)
-		for _, r := range recs {
-			if err := enc.Encode(r); err != nil {
-				fmt.Fprintln(stderr, "fp analyze: writing output:", err)
-				return exitBadInput
-			}
-		}
-		if err != nil {
-			fmt.Fprintln(stderr, "fp analyze:", err)
-			code = exitBadInput
-		}
+		code = max(code, a.input(ctx, fsys, in))
 	}
 	return code
+}
+
+// analyzer runs one input at a time and reports its errors on stderr.
+type analyzer struct {
+	raw     *analyze.Raw
+	capture *analyze.Capture
+	stdin   io.Reader
+	stderr  io.Writer
+	emit    func(analyze.Record) error
+}
+
+// maxRawInput caps a raw (non-capture) input, which is read whole.
+const maxRawInput = 64 << 20
+
+// input analyses one input and returns its exit code.
+func (a *analyzer) input(ctx context.Context, fsys fs.FS, in inputFile) int {
+	var r io.Reader
+	if in.path == "-" {
+		r = a.stdin
+	} else {
+		f, err := fsys.Open(in.path)
+		if err != nil {
+			fmt.Fprintf(a.stderr, "fp analyze: %s: %v\n", in.path, errors.Unwrap(err))
+			return exitBadInput
+		}
+		defer f.Close()
+		r = f
+	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, _ := br.Peek(4)
+	if in.kind == "" && analyze.IsCapture(head) {
+		st, err := a.capture.Analyse(ctx, in.path, br, a.emit)
+		code := exitOK
+		if st.Skipped > 0 {
+			fmt.Fprintf(a.stderr, "fp analyze: %s: %d of %d packets skipped as malformed or not IP\n", in.path, st.Skipped, st.Packets)
+			code = exitSkipped
+		}
+		if err != nil {
+			fmt.Fprintln(a.stderr, "fp analyze:", err)
+			if errors.Is(err, analyze.ErrDamagedCapture) {
+				return exitSkipped
+			}
+			return exitBadInput
+		}
+		return code
+	}
+	b, err := io.ReadAll(io.LimitReader(br, maxRawInput+1))
+	if err != nil {
+		fmt.Fprintf(a.stderr, "fp analyze: %s: %v\n", in.path, err)
+		return exitBadInput
+	}
+	if len(b) > maxRawInput {
+		fmt.Fprintf(a.stderr, "fp analyze: %s: a raw input over %d bytes is not read\n", in.path, maxRawInput)
+		return exitBadInput
+	}
+	kind := in.kind
+	if kind == "" {
+		kind = analyze.Sniff(b)
+	}
+	recs, err := a.raw.Analyse(in.path, kind, b)
+	for _, r := range recs {
+		if err := a.emit(r); err != nil {
+			fmt.Fprintln(a.stderr, "fp analyze: writing output:", err)
+			return exitBadInput
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(a.stderr, "fp analyze:", err)
+		return exitBadInput
+	}
+	return exitOK
 }
 
 // sampleKind maps an embedded sample's name to its input kind.

@@ -36,7 +36,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	switch args[1] {
 	case "analyze":
-		return runAnalyze(ctx, args[2:], stdout, stderr)
+		return runAnalyze(ctx, args[2:], stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -1,0 +1,259 @@
+package analyze
+
+import (
+	"container/list"
+	"net/netip"
+	"time"
+)
+
+// flowKey names a conversation independently of direction: a is the
+// lower endpoint.
+type flowKey struct{ a, b netip.AddrPort }
+
+func keyOf(src, dst netip.AddrPort) (flowKey, int) {
+	if lessAddrPort(src, dst) {
+		return flowKey{src, dst}, 0
+	}
+	return flowKey{dst, src}, 1
+}
+
+func lessAddrPort(x, y netip.AddrPort) bool {
+	if c := x.Addr().Compare(y.Addr()); c != 0 {
+		return c < 0
+	}
+	return x.Port() < y.Port()
+}
+
+// tcpFlow is one TCP conversation. dirs[0] carries a→b, dirs[1] b→a.
+type tcpFlow struct {
+	key       flowKey
+	stream    int
+	dirs      [2]halfStream
+	clientDir int // -1 until known
+	client    *clientStream
+	done      bool // nothing more to fingerprint on this flow
+	closed    bool
+	lastSeen  time.Time
+	lru       *list.Element
+}
+
+// halfStream follows the sequence numbers of one direction and holds
+// out-of-order segments until the gap before them is filled.
+type halfStream struct {
+	started bool
+	next    uint32 // next expected sequence number
+	fin     bool
+	pending []segment
+	// notClient is set once this direction's first bytes did not look
+	// like a client's.
+	notClient bool
+}
+
+type segment struct {
+	seq  uint32
+	data []byte // owned copy
+	time time.Time
+}
+
+// seqDiff returns a-b in sequence space (RFC 1982 style).
+func seqDiff(a, b uint32) int32 { return int32(a - b) }
+
+// tracker numbers conversations the way tshark's tcp.stream does (in
+// order of first packet; a new SYN after the old conversation closed
+// starts a new one), reassembles the client direction and hands it to a
+// clientStream.
+type tracker struct {
+	file     string
+	c        *Capture
+	emit     func(Record) error
+	st       *CaptureStats
+	flows    map[flowKey]*tcpFlow
+	lru      *list.List // front = most recently seen
+	streams  int
+	udp      map[flowKey]int
+	buffered int // client bytes held across all flows
+}
+
+// maxBufferedTotal caps the client bytes held across all flows.
+const maxBufferedTotal = 256 << 20
+
+func newTracker(file string, c *Capture, emit func(Record) error, st *CaptureStats) *tracker {
+	return &tracker{file: file, c: c, emit: emit, st: st,
+		flows: make(map[flowKey]*tcpFlow), lru: list.New(), udp: make(map[flowKey]int)}
+}
+
+func (t *tracker) packet(p decodedPacket) error {
+	if !p.tcp {
+		key, _ := keyOf(p.src, p.dst)
+		if _, ok := t.udp[key]; !ok && len(t.udp) < t.c.Limits.MaxFlows {
+			t.udp[key] = len(t.udp)
+			t.st.UDPFlows++
+		}
+		return nil
+	}
+	key, dir := keyOf(p.src, p.dst)
+	f := t.flows[key]
+	if f != nil && p.syn && !p.ack && (f.closed || (f.dirs[dir].started && f.dirs[dir].next != p.seq+1)) {
+		// A new connection on the same addresses: a new stream.
+		t.drop(f)
+		f = nil
+	}
+	if f == nil {
+		f = t.newFlow(key)
+	}
+	f.lastSeen = p.time
+	t.lru.MoveToFront(f.lru)
+	if p.rst || (p.fin && f.dirs[1-dir].fin) {
+		f.closed = true
+	}
+	if p.syn {
+		h := &f.dirs[dir]
+		h.started, h.next = true, p.seq+1
+		if !p.ack {
+			f.clientDir = dir
+		}
+		return nil
+	}
+	if p.fin {
+		f.dirs[dir].fin = true
+	}
+	if f.done || len(p.payload) == 0 {
+		return nil
+	}
+	return t.data(f, dir, p)
+}
+
+func (t *tracker) newFlow(key flowKey) *tcpFlow {
+	for len(t.flows) >= t.c.Limits.MaxFlows {
+		oldest := t.lru.Back().Value.(*tcpFlow)
+		t.drop(oldest)
+		t.st.Evicted++
+	}
+	f := &tcpFlow{key: key, stream: t.streams, clientDir: -1}
+	t.streams++
+	t.st.TCPFlows++
+	f.lru = t.lru.PushFront(f)
+	t.flows[key] = f
+	return f
+}
+
+func (t *tracker) drop(f *tcpFlow) {
+	t.finish(f)
+	t.lru.Remove(f.lru)
+	delete(t.flows, f.key)
+}
+
+// finish releases what the flow holds.
+func (t *tracker) finish(f *tcpFlow) {
+	if f.client != nil {
+		t.buffered -= f.client.held()
+		f.client = nil
+	}
+	for i := range f.dirs {
+		for _, s := range f.dirs[i].pending {
+			t.buffered -= len(s.data)
+		}
+		f.dirs[i].pending = nil
+	}
+	f.done = true
+}
+
+// data handles a segment with payload in direction dir.
+func (t *tracker) data(f *tcpFlow, dir int, p decodedPacket) error {
+	h := &f.dirs[dir]
+	if f.clientDir >= 0 && dir != f.clientDir {
+		return nil // the server's bytes are not needed yet
+	}
+	if h.notClient {
+		return nil
+	}
+	if !h.started {
+		// Picked up mid-stream: start at this segment.
+		h.started, h.next = true, p.seq
+	}
+	d := seqDiff(p.seq, h.next)
+	payload := p.payload
+	switch {
+	case d < 0:
+		// Retransmission or overlap: keep only the new tail.
+		if int(-d) >= len(payload) {
+			return nil
+		}
+		payload = payload[-d:]
+	case d > 0:
+		if len(h.pending) >= t.c.Limits.MaxPendingSegs || t.buffered+len(payload) > maxBufferedTotal {
+			t.finish(f) // a gap we cannot hold: give the flow up
+			return nil
+		}
+		t.hold(h, segment{seq: p.seq, data: append([]byte(nil), payload...), time: p.time})
+		return nil
+	}
+	if err := t.deliver(f, dir, payload, p.time); err != nil || f.done {
+		return err
+	}
+	// Segments that the new bytes made contiguous.
+	for len(h.pending) > 0 && !f.done {
+		s := h.pending[0]
+		d := seqDiff(s.seq, h.next)
+		if d > 0 {
+			break
+		}
+		h.pending = h.pending[1:]
+		t.buffered -= len(s.data)
+		if int(-d) < len(s.data) {
+			if err := t.deliver(f, dir, s.data[-d:], s.time); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// hold inserts s in seq order.
+func (t *tracker) hold(h *halfStream, s segment) {
+	i := len(h.pending)
+	for i > 0 && seqDiff(h.pending[i-1].seq, s.seq) > 0 {
+		i--
+	}
+	h.pending = append(h.pending, segment{})
+	copy(h.pending[i+1:], h.pending[i:])
+	h.pending[i] = s
+	t.buffered += len(s.data)
+}
+
+// deliver passes in-order bytes of direction dir to the flow's consumer.
+func (t *tracker) deliver(f *tcpFlow, dir int, b []byte, at time.Time) error {
+	h := &f.dirs[dir]
+	h.next += uint32(len(b))
+	if f.client == nil {
+		if !looksLikeClient(b) {
+			h.notClient = true
+			if f.clientDir == dir || f.dirs[1-dir].notClient {
+				t.finish(f)
+			}
+			return nil
+		}
+		f.clientDir = dir
+		f.client = newClientStream(t.c.Raw)
+	}
+	before := f.client.held()
+	recs, done := f.client.feed(b, at, t.c.Limits.MaxStreamBytes)
+	t.buffered += f.client.held() - before
+	for _, r := range recs {
+		r.File = t.file
+		src, dst := f.key.a, f.key.b
+		if f.clientDir == 1 {
+			src, dst = dst, src
+		}
+		r.Src, r.Dst, r.Transport = src.String(), dst.String(), "tcp"
+		stream := f.stream
+		r.Stream = &stream
+		if err := t.emit(r); err != nil {
+			return err
+		}
+	}
+	if done || t.buffered > maxBufferedTotal {
+		t.finish(f)
+	}
+	return nil
+}
