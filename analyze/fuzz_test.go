@@ -6,16 +6,22 @@ import (
 	"testing"
 
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/fpwork/fp/internal/pcapsynth"
 )
 
 // FuzzCaptureFile feeds whole capture files: no panic, and the counts stay
 // consistent, whatever the damage.
 func FuzzCaptureFile(f *testing.F) {
-	s := newSynthCapture(f, layers.LinkTypeEthernet, "vlan")
-	c := s.conn("10.1.1.1:50000", "10.2.2.2:443")
-	s.handshake(c)
-	s.tcp(c, true, "A", c.cliSeq, []byte("\x16\x03\x01\x00\x05\x01\x00\x00\x01\x03"))
-	f.Add(s.buf.Bytes())
+	s := pcapsynth.New(layers.LinkTypeEthernet, "vlan")
+	c := s.Conn("10.1.1.1:50000", "10.2.2.2:443")
+	s.Handshake(c)
+	s.TCP(c, true, "A", c.CliSeq, []byte("\x16\x03\x01\x00\x05\x01\x00\x00\x01\x03"))
+	seed, err := s.Bytes()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		st, _ := NewCapture().Analyse(context.Background(), "fuzz", bytes.NewReader(b), func(Record) error { return nil })
 		if st.Skipped > st.Packets {
@@ -32,9 +38,9 @@ func FuzzCapturePayload(f *testing.F) {
 	f.Add([]byte("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nabGET /b HTTP/1.1\r\n\r\n"), uint8(7))
 	f.Add([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"), uint8(5))
 	f.Fuzz(func(t *testing.T, payload []byte, cut uint8) {
-		s := newSynthCapture(t, layers.LinkTypeEthernet, "")
-		c := s.conn("10.1.1.1:50000", "10.2.2.2:443")
-		s.handshake(c)
+		s := pcapsynth.New(layers.LinkTypeEthernet, "")
+		c := s.Conn("10.1.1.1:50000", "10.2.2.2:443")
+		s.Handshake(c)
 		n := int(cut%8) + 1
 		parts := split(payload, n)
 		off := make([]uint32, n)
@@ -43,10 +49,10 @@ func FuzzCapturePayload(f *testing.F) {
 		}
 		for i := n - 1; i >= 0; i-- { // last part first
 			if len(parts[i]) > 0 {
-				s.tcp(c, true, "A", c.cliSeq+off[i], parts[i])
+				s.TCP(c, true, "A", c.CliSeq+off[i], parts[i])
 			}
 		}
-		recs, st, err := analyseCapture(t, s.buf.Bytes())
+		recs, st, err := analyseSynth(t, s)
 		if err != nil || st.Skipped != 0 {
 			t.Fatalf("err %v, %+v", err, st)
 		}

@@ -5,145 +5,17 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"net"
 	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 	"golang.org/x/tools/txtar"
+
+	"github.com/fpwork/fp/internal/pcapsynth"
 )
-
-// synthCapture writes pcap files for the hard cases: it builds real
-// frames with gopacket's serialisers (checksums and lengths computed), in
-// a chosen encapsulation, around payloads taken from the golden captures.
-type synthCapture struct {
-	t     testing.TB
-	buf   bytes.Buffer
-	w     *pcapgo.Writer
-	link  layers.LinkType
-	encap string // "", "vlan", "gre", "vxlan"
-	now   time.Time
-}
-
-func newSynthCapture(t testing.TB, link layers.LinkType, encap string) *synthCapture {
-	s := &synthCapture{t: t, link: link, encap: encap, now: time.Date(2026, 11, 25, 1, 2, 3, 456789000, time.UTC)}
-	s.w = pcapgo.NewWriterNanos(&s.buf)
-	if err := s.w.WriteFileHeader(65535, link); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// synthConn is one TCP connection: the client's and server's next
-// sequence numbers.
-type synthConn struct {
-	cli, srv       netip.AddrPort
-	cliSeq, srvSeq uint32
-}
-
-func (s *synthCapture) conn(cli, srv string) *synthConn {
-	return &synthConn{cli: netip.MustParseAddrPort(cli), srv: netip.MustParseAddrPort(srv), cliSeq: 1000, srvSeq: 90000}
-}
-
-// tcp writes one segment. fromClient picks the direction; seq is the
-// sequence number to put on it.
-func (s *synthCapture) tcp(c *synthConn, fromClient bool, flags string, seq uint32, payload []byte) time.Time {
-	s.t.Helper()
-	src, dst := c.cli, c.srv
-	ack := c.srvSeq
-	if !fromClient {
-		src, dst, ack = c.srv, c.cli, c.cliSeq
-	}
-	tcp := &layers.TCP{SrcPort: layers.TCPPort(src.Port()), DstPort: layers.TCPPort(dst.Port()), Seq: seq, Ack: ack,
-		Window: 65535, SYN: strings.Contains(flags, "S"), ACK: strings.Contains(flags, "A"),
-		FIN: strings.Contains(flags, "F"), PSH: len(payload) > 0}
-	if !tcp.SYN || tcp.ACK {
-		tcp.ACK = true
-	}
-	if tcp.SYN && !strings.Contains(flags, "A") {
-		tcp.ACK = false
-	}
-	inner := s.ipLayers(src.Addr(), dst.Addr(), layers.IPProtocolTCP)
-	if err := tcp.SetNetworkLayerForChecksum(inner[len(inner)-1].(gopacket.NetworkLayer)); err != nil {
-		s.t.Fatal(err)
-	}
-	all := append(s.outer(inner), tcp, gopacket.Payload(payload))
-	return s.write(all)
-}
-
-// ipLayers returns the (inner) IP header for src→dst.
-func (s *synthCapture) ipLayers(src, dst netip.Addr, proto layers.IPProtocol) []gopacket.SerializableLayer {
-	if src.Is4() {
-		return []gopacket.SerializableLayer{&layers.IPv4{Version: 4, TTL: 64, Protocol: proto,
-			SrcIP: net.IP(src.AsSlice()), DstIP: net.IP(dst.AsSlice())}}
-	}
-	return []gopacket.SerializableLayer{&layers.IPv6{Version: 6, HopLimit: 64, NextHeader: proto,
-		SrcIP: net.IP(src.AsSlice()), DstIP: net.IP(dst.AsSlice())}}
-}
-
-func ethType(l gopacket.SerializableLayer) layers.EthernetType {
-	if _, ok := l.(*layers.IPv6); ok {
-		return layers.EthernetTypeIPv6
-	}
-	return layers.EthernetTypeIPv4
-}
-
-// outer wraps the inner IP header in the link layer and tunnel.
-func (s *synthCapture) outer(inner []gopacket.SerializableLayer) []gopacket.SerializableLayer {
-	mac := func(b byte) net.HardwareAddr { return net.HardwareAddr{2, 0, 0, 0, 0, b} }
-	eth := func(t layers.EthernetType) *layers.Ethernet {
-		return &layers.Ethernet{SrcMAC: mac(1), DstMAC: mac(2), EthernetType: t}
-	}
-	tunnelIP := func(proto layers.IPProtocol) *layers.IPv4 {
-		return &layers.IPv4{Version: 4, TTL: 64, Protocol: proto, SrcIP: net.IP{192, 0, 2, 1}, DstIP: net.IP{192, 0, 2, 2}}
-	}
-	if s.link == layers.LinkTypeRaw {
-		return inner
-	}
-	switch s.encap {
-	case "vlan":
-		return append([]gopacket.SerializableLayer{eth(layers.EthernetTypeDot1Q),
-			&layers.Dot1Q{VLANIdentifier: 42, Type: ethType(inner[0])}}, inner...)
-	case "gre":
-		return append([]gopacket.SerializableLayer{eth(layers.EthernetTypeIPv4), tunnelIP(layers.IPProtocolGRE),
-			&layers.GRE{Protocol: ethType(inner[0])}}, inner...)
-	case "vxlan":
-		udp := &layers.UDP{SrcPort: 49152, DstPort: 4789}
-		outerIP := tunnelIP(layers.IPProtocolUDP)
-		if err := udp.SetNetworkLayerForChecksum(outerIP); err != nil {
-			s.t.Fatal(err)
-		}
-		return append([]gopacket.SerializableLayer{eth(layers.EthernetTypeIPv4), outerIP, udp,
-			&layers.VXLAN{ValidIDFlag: true, VNI: 7}, eth(ethType(inner[0]))}, inner...)
-	}
-	return append([]gopacket.SerializableLayer{eth(ethType(inner[0]))}, inner...)
-}
-
-func (s *synthCapture) write(ls []gopacket.SerializableLayer) time.Time {
-	s.t.Helper()
-	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{ComputeChecksums: true, FixLengths: true}, ls...); err != nil {
-		s.t.Fatal(err)
-	}
-	s.now = s.now.Add(1500 * time.Microsecond)
-	data := buf.Bytes()
-	if err := s.w.WritePacket(gopacket.CaptureInfo{Timestamp: s.now, CaptureLength: len(data), Length: len(data)}, data); err != nil {
-		s.t.Fatal(err)
-	}
-	return s.now
-}
-
-// handshake writes SYN, SYN-ACK, ACK.
-func (s *synthCapture) handshake(c *synthConn) {
-	s.tcp(c, true, "S", c.cliSeq-1, nil)
-	s.tcp(c, false, "SA", c.srvSeq-1, nil)
-	s.tcp(c, true, "A", c.cliSeq, nil)
-}
 
 // goldenSection reads a hex or text section of a golden capture.
 func goldenSection(t *testing.T, name, section string) []byte {
@@ -179,7 +51,16 @@ func goldenExpect(t *testing.T, name, section string) map[string]string {
 	return m
 }
 
-func analyseCapture(t *testing.T, b []byte) ([]Record, CaptureStats, error) {
+func analyseSynth(t testing.TB, s *pcapsynth.Writer) ([]Record, CaptureStats, error) {
+	t.Helper()
+	b, err := s.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return analyseCapture(t, b)
+}
+
+func analyseCapture(t testing.TB, b []byte) ([]Record, CaptureStats, error) {
 	t.Helper()
 	var recs []Record
 	st, err := NewCapture().Analyse(context.Background(), "synth.pcap", bytes.NewReader(b), func(r Record) error {
@@ -225,30 +106,30 @@ func TestCaptureHardCases(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newSynthCapture(t, tc.link, tc.encap)
+			s := pcapsynth.New(tc.link, tc.encap)
 			srv := "10.2.2.2:443"
 			if strings.HasPrefix(tc.cli, "[") {
 				srv = "[2001:db8::2]:443"
 			}
 			// A first, unrelated connection so the stream number is 1.
-			other := s.conn("10.9.9.9:40000", "10.2.2.2:80")
-			s.handshake(other)
-			c := s.conn(tc.cli, srv)
+			other := s.Conn("10.9.9.9:40000", "10.2.2.2:80")
+			s.Handshake(other)
+			c := s.Conn(tc.cli, srv)
 			if !tc.noSYN {
-				s.handshake(c)
+				s.Handshake(c)
 			}
 			parts := split(hello, 3)
 			offsets := []uint32{0, uint32(len(parts[0])), uint32(len(parts[0]) + len(parts[1]))}
 			var firstTime time.Time
 			for i, p := range tc.order {
-				at := s.tcp(c, true, "A", c.cliSeq+offsets[p], parts[p])
+				at := s.TCP(c, true, "A", c.CliSeq+offsets[p], parts[p])
 				if i == 0 || (p == 0 && firstTime.IsZero()) {
 					firstTime = at
 				}
 			}
 			// The server answers; its bytes must not disturb the client's.
-			s.tcp(c, false, "A", c.srvSeq, []byte("\x16\x03\x03\x00\x04\x02\x00\x00\x00"))
-			recs, st, err := analyseCapture(t, s.buf.Bytes())
+			s.TCP(c, false, "A", c.SrvSeq, []byte("\x16\x03\x03\x00\x04\x02\x00\x00\x00"))
+			recs, st, err := analyseSynth(t, s)
 			if err != nil || st.Skipped != 0 {
 				t.Fatalf("err %v, %d skipped", err, st.Skipped)
 			}
@@ -270,23 +151,23 @@ func TestCaptureHardCases(t *testing.T) {
 }
 
 func TestCapturePlaintextHTTP(t *testing.T) {
-	s := newSynthCapture(t, layers.LinkTypeEthernet, "")
+	s := pcapsynth.New(layers.LinkTypeEthernet, "")
 	// HTTP/1.1 from the curl golden, cut in the middle of its head.
 	h1 := goldenSection(t, "curl-7.88-h1", "http1.hex")
-	c1 := s.conn("10.1.1.1:51000", "10.2.2.2:80")
-	s.handshake(c1)
-	s.tcp(c1, true, "A", c1.cliSeq, h1[:30])
-	s.tcp(c1, true, "A", c1.cliSeq+30, h1[30:])
+	c1 := s.Conn("10.1.1.1:51000", "10.2.2.2:80")
+	s.Handshake(c1)
+	s.TCP(c1, true, "A", c1.CliSeq, h1[:30])
+	s.TCP(c1, true, "A", c1.CliSeq+30, h1[30:])
 	// Prior-knowledge h2c: Chromium's HTTP/2 client stream, in 4 segments.
 	h2 := goldenSection(t, "chromium-156-linux", "http2.hex")
-	c2 := s.conn("10.1.1.1:51001", "10.2.2.2:8080")
-	s.handshake(c2)
+	c2 := s.Conn("10.1.1.1:51001", "10.2.2.2:8080")
+	s.Handshake(c2)
 	off := uint32(0)
 	for _, p := range split(h2, 4) {
-		s.tcp(c2, true, "A", c2.cliSeq+off, p)
+		s.TCP(c2, true, "A", c2.CliSeq+off, p)
 		off += uint32(len(p))
 	}
-	recs, _, err := analyseCapture(t, s.buf.Bytes())
+	recs, _, err := analyseSynth(t, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,15 +185,18 @@ func TestCapturePlaintextHTTP(t *testing.T) {
 }
 
 func TestCaptureDamagedFile(t *testing.T) {
-	s := newSynthCapture(t, layers.LinkTypeEthernet, "")
+	s := pcapsynth.New(layers.LinkTypeEthernet, "")
 	hello := goldenSection(t, "curl-7.88-h2", "hello.hex")
 	for i := 0; i < 3; i++ {
-		c := s.conn("10.1.1.1:"+string(rune('0'+i))+"2000", "10.2.2.2:443")
-		c.cli = netip.AddrPortFrom(c.cli.Addr(), uint16(52000+i))
-		s.handshake(c)
-		s.tcp(c, true, "A", c.cliSeq, hello)
+		c := s.Conn("10.1.1.1:"+string(rune('0'+i))+"2000", "10.2.2.2:443")
+		c.Cli = netip.AddrPortFrom(c.Cli.Addr(), uint16(52000+i))
+		s.Handshake(c)
+		s.TCP(c, true, "A", c.CliSeq, hello)
 	}
-	full := s.buf.Bytes()
+	full, err := s.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
 	recs, _, err := analyseCapture(t, full)
 	if err != nil || len(recs) != 3 {
 		t.Fatalf("whole file: %d records, err %v", len(recs), err)
@@ -326,10 +210,10 @@ func TestCaptureDamagedFile(t *testing.T) {
 		t.Fatalf("error does not name the file and offset: %v", err)
 	}
 	// A corrupt frame (a bad IP header) is skipped and counted.
-	s2 := newSynthCapture(t, layers.LinkTypeEthernet, "")
+	s2 := pcapsynth.New(layers.LinkTypeEthernet, "")
 	junk := append([]byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00}, 0x45, 0, 0, 3)
-	s2.w.WritePacket(gopacket.CaptureInfo{Timestamp: s2.now, CaptureLength: len(junk), Length: len(junk)}, junk)
-	_, st, err = analyseCapture(t, s2.buf.Bytes())
+	s2.Raw(junk)
+	_, st, err = analyseSynth(t, s2)
 	if err != nil || st.Skipped != 1 || st.Packets != 1 {
 		t.Fatalf("corrupt frame: %+v, err %v", st, err)
 	}

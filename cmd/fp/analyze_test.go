@@ -11,7 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gopacket/gopacket/layers"
 	"golang.org/x/tools/txtar"
+
+	"github.com/fpwork/fp/internal/pcapsynth"
 )
 
 // goldenDir holds the real-client captures whose expected values come from
@@ -145,5 +148,40 @@ func TestAnalyzeErrorsAndFlags(t *testing.T) {
 	}
 	if code, _, _ := runFP(t, "analyze", "--bogus"); code != exitUsage {
 		t.Fatalf("unknown flag: exit %d", code)
+	}
+}
+
+// TestAnalyzeCapture reads a capture from standard input and from a file
+// cut short: the cut one prints what came before the damage and exits 2.
+func TestAnalyzeCapture(t *testing.T) {
+	hello, err := os.ReadFile("sample/chromium-156-linux.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pcapsynth.New(layers.LinkTypeEthernet, "")
+	for _, port := range []string{"50000", "50001"} {
+		c := w.Conn("10.1.1.1:"+port, "10.2.2.2:443")
+		w.Handshake(c)
+		w.TCP(c, true, "A", c.CliSeq, hello[:100])
+		w.TCP(c, true, "A", c.CliSeq+100, hello[100:])
+	}
+	capture, err := w.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"fp", "analyze", "-"}, func(string) string { return "" },
+		bytes.NewReader(capture), &out, &errOut)
+	if code != exitOK || strings.Count(out.String(), `"kind":"tls"`) != 2 || !strings.Contains(out.String(), `"stream":1`) {
+		t.Fatalf("stdin: exit %d, out %s, err %s", code, out.String(), errOut.String())
+	}
+
+	cut := filepath.Join(t.TempDir(), "cut.pcap")
+	if err := os.WriteFile(cut, capture[:len(capture)-500], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, recs, stderr := runFP(t, "analyze", cut)
+	if code != exitSkipped || len(recs) != 1 || !strings.Contains(stderr, "cut.pcap: ") || !strings.Contains(stderr, "offset") {
+		t.Fatalf("cut capture: exit %d, %d records, stderr %s", code, len(recs), stderr)
 	}
 }
