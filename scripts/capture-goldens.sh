@@ -9,6 +9,8 @@
 #                                            expect-* sections with the committed goldens
 #   --keep                                   keep the temp dir (pcap, PDML, raw files)
 #   --only REGEX                             only the clients whose golden name matches
+#   --pcap FILE                              also copy the loopback capture (pcapng) to FILE
+#                                            and the server's key log to FILE.keylog
 #   --strict                                 fail when a client is missing or did not connect
 #                                            (the test suite's live cross-check uses it)
 #
@@ -21,6 +23,7 @@ out="$repo/fingerprint/testdata/golden"
 check=0
 keep=0
 strict=0
+pcap_out=""
 only=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -29,8 +32,9 @@ while [ $# -gt 0 ]; do
     --check) check=1; shift ;;
     --keep) keep=1; shift ;;
     --strict) strict=1; shift ;;
+    --pcap) pcap_out=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "capture-goldens: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -365,6 +369,10 @@ if [ "$check" -eq 1 ]; then
   log "comparing with $out"
   python3 "$here/oracle/expect.py" check --new "$stage" --old "$out"
   exit $?
+fi
+if [ -n "$pcap_out" ]; then
+  cp "$TMPD/capture.pcapng" "$pcap_out"
+  cp "$TMPD/keylog.txt" "$pcap_out.keylog"
 fi
 mkdir -p "$out"
 cp "$stage"/*.txtar "$out"/

@@ -37,12 +37,13 @@ go test -run '^$' -bench . -benchtime 1x ./...
 step "live cross-check: new capture of real clients, fingerprints against tshark and read-tls-client-hello"
 live=$(mktemp -d)
 trap 'rm -rf "$live"' EXIT
-bash scripts/capture-goldens.sh --strict --out "$live"
+bash scripts/capture-goldens.sh --strict --out "$live" --pcap "$live/capture.pcapng"
 committed=$(ls fingerprint/testdata/golden/*.txtar | wc -l)
 fresh=$(ls "$live"/*.txtar | wc -l)
 if [ "$fresh" -lt "$committed" ]; then
   echo "live capture produced $fresh goldens, fewer than the $committed committed"; exit 1
 fi
 FP_GOLDEN_DIR="$live" go test -count=1 -run 'TestGolden' ./fingerprint
+FP_LIVE_PCAP="$live/capture.pcapng" go test -count=1 -run 'TestLiveCaptureAgainstTshark' -v ./analyze
 
 step "all passed"
