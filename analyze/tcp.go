@@ -4,6 +4,8 @@ import (
 	"container/list"
 	"net/netip"
 	"time"
+
+	"github.com/fpwork/fp/fingerprint"
 )
 
 // flowKey names a conversation independently of direction: a is the
@@ -70,8 +72,25 @@ type tracker struct {
 	flows    map[flowKey]*tcpFlow
 	lru      *list.List // front = most recently seen
 	streams  int
-	udp      map[flowKey]int
+	udp      map[flowKey]*udpFlow
 	buffered int // client bytes held across all flows
+}
+
+// udpFlow is one UDP conversation; quic is set once a client Initial was
+// read on it.
+type udpFlow struct {
+	stream int
+	quic   *quicFlow
+	done   bool
+}
+
+// quicFlow reassembles a QUIC client's CRYPTO stream from its Initials.
+type quicFlow struct {
+	client, server netip.AddrPort
+	crypto         *fingerprint.QUICCryptoStream
+	firstTime      time.Time // of the packet carrying CRYPTO offset 0
+	hellos         int
+	keyDCIDs       [][]byte // connection IDs whose Initial keys worked
 }
 
 // maxBufferedTotal caps the client bytes held across all flows.
@@ -79,17 +98,12 @@ const maxBufferedTotal = 256 << 20
 
 func newTracker(file string, c *Capture, emit func(Record) error, st *CaptureStats) *tracker {
 	return &tracker{file: file, c: c, emit: emit, st: st,
-		flows: make(map[flowKey]*tcpFlow), lru: list.New(), udp: make(map[flowKey]int)}
+		flows: make(map[flowKey]*tcpFlow), lru: list.New(), udp: make(map[flowKey]*udpFlow)}
 }
 
 func (t *tracker) packet(p decodedPacket) error {
 	if !p.tcp {
-		key, _ := keyOf(p.src, p.dst)
-		if _, ok := t.udp[key]; !ok && len(t.udp) < t.c.Limits.MaxFlows {
-			t.udp[key] = len(t.udp)
-			t.st.UDPFlows++
-		}
-		return nil
+		return t.udpPacket(p)
 	}
 	key, dir := keyOf(p.src, p.dst)
 	f := t.flows[key]
@@ -256,4 +270,74 @@ func (t *tracker) deliver(f *tcpFlow, dir int, b []byte, at time.Time) error {
 		t.finish(f)
 	}
 	return nil
+}
+
+// udpPacket numbers UDP conversations as tshark's udp.stream does and
+// reads QUIC client Initials.
+func (t *tracker) udpPacket(p decodedPacket) error {
+	key, _ := keyOf(p.src, p.dst)
+	f := t.udp[key]
+	if f == nil {
+		f = &udpFlow{stream: int(t.st.UDPFlows)}
+		t.st.UDPFlows++
+		if len(t.udp) < t.c.Limits.MaxFlows {
+			t.udp[key] = f
+		}
+	}
+	if f.done || len(p.payload) < 7 || p.payload[0]&0x80 == 0 {
+		return nil
+	}
+	if f.quic != nil && p.src != f.quic.client {
+		return nil // the server's packets
+	}
+	var keys [][]byte
+	if f.quic != nil {
+		keys = f.quic.keyDCIDs
+	}
+	initials, err := fingerprint.ParseQUICInitials(p.payload, keys...)
+	if err != nil {
+		return nil // not a client Initial (a server's, or not QUIC)
+	}
+	if f.quic == nil {
+		f.quic = &quicFlow{client: p.src, server: p.dst, crypto: fingerprint.NewQUICCryptoStream(t.c.Limits.MaxStreamBytes)}
+	}
+	q := f.quic
+	for _, ini := range initials {
+		if !containsBytes(q.keyDCIDs, ini.KeyDCID) && len(q.keyDCIDs) < 4 {
+			q.keyDCIDs = append(q.keyDCIDs, append([]byte(nil), ini.KeyDCID...))
+		}
+		for _, c := range ini.Crypto {
+			if c.Offset == 0 && q.firstTime.IsZero() {
+				q.firstTime = p.time
+			}
+			if err := q.crypto.Add(c); err != nil {
+				f.done, f.quic = true, nil
+				return nil
+			}
+		}
+	}
+	raw := q.crypto.ClientHello()
+	if raw == nil {
+		return nil
+	}
+	ch, err := fingerprint.ParseClientHello(raw)
+	f.done, f.quic = true, nil
+	if err != nil {
+		return nil
+	}
+	q.hellos++
+	r := tlsRecord(t.file, q.hellos, ch, fingerprint.TransportQUIC)
+	r.Src, r.Dst, r.Transport = q.client.String(), q.server.String(), "udp"
+	stream := f.stream
+	r.Stream, r.Time = &stream, q.firstTime.UTC().Format(timeLayout)
+	return t.emit(r)
+}
+
+func containsBytes(list [][]byte, b []byte) bool {
+	for _, x := range list {
+		if string(x) == string(b) {
+			return true
+		}
+	}
+	return false
 }

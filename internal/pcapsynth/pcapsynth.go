@@ -82,6 +82,17 @@ func (s *Writer) TCP(c *Conn, fromClient bool, flags string, seq uint32, payload
 	return s.write(all)
 }
 
+// UDP writes one datagram from src to dst (ip:port) and returns its
+// timestamp.
+func (s *Writer) UDP(src, dst netip.AddrPort, payload []byte) time.Time {
+	udp := &layers.UDP{SrcPort: layers.UDPPort(src.Port()), DstPort: layers.UDPPort(dst.Port())}
+	inner := s.ipLayers(src.Addr(), dst.Addr(), layers.IPProtocolUDP)
+	if err := udp.SetNetworkLayerForChecksum(inner[len(inner)-1].(gopacket.NetworkLayer)); err != nil && s.err == nil {
+		s.err = err
+	}
+	return s.write(append(s.outer(inner), udp, gopacket.Payload(payload)))
+}
+
 // ipLayers returns the (inner) IP header for src→dst.
 func (s *Writer) ipLayers(src, dst netip.Addr, proto layers.IPProtocol) []gopacket.SerializableLayer {
 	if src.Is4() {
