@@ -12,7 +12,8 @@ import (
 
 // TestLiveCaptureAgainstTshark reads a real loopback capture of the golden
 // clients (scripts/test.sh makes one with scripts/capture-goldens.sh
-// --pcap and sets FP_LIVE_PCAP) and checks that every ClientHello tshark
+// --pcap, which also writes the server port to FILE.port, and sets
+// FP_LIVE_PCAP) and checks that every ClientHello tshark
 // finds is reported on the same tcp.stream with tshark's JA3, and nothing
 // more.
 func TestLiveCaptureAgainstTshark(t *testing.T) {
@@ -20,7 +21,13 @@ func TestLiveCaptureAgainstTshark(t *testing.T) {
 	if path == "" {
 		t.Skip("FP_LIVE_PCAP is not set; scripts/test.sh sets it to a new capture")
 	}
-	out, err := exec.Command("tshark", "-r", path, "-Y", "tls.handshake.type == 1",
+	// The server's port, decoded as TLS whatever dissector owns it.
+	port, err := os.ReadFile(path + ".port")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("tshark", "-r", path, "-d", "tcp.port=="+strings.TrimSpace(string(port))+",tls",
+		"-Y", "tls.handshake.type == 1",
 		"-T", "fields", "-E", "occurrence=a", "-e", "tcp.stream", "-e", "tls.handshake.ja3").Output()
 	if err != nil {
 		t.Fatalf("tshark: %v", err)

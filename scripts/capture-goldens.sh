@@ -9,8 +9,9 @@
 #                                            expect-* sections with the committed goldens
 #   --keep                                   keep the temp dir (pcap, PDML, raw files)
 #   --only REGEX                             only the clients whose golden name matches
-#   --pcap FILE                              also copy the loopback capture (pcapng) to FILE
-#                                            and the server's key log to FILE.keylog
+#   --pcap FILE                              also copy the loopback capture (pcapng) to FILE,
+#                                            the server's key log to FILE.keylog and its
+#                                            port to FILE.port
 #   --strict                                 fail when a client is missing or did not connect
 #                                            (the test suite's live cross-check uses it)
 #
@@ -345,7 +346,9 @@ pids=()
 
 # --- expected values ----------------------------------------------------------
 log "decoding with tshark"
-tshark -r "$TMPD/capture.pcapng" -o "tls.keylog_file:$TMPD/keylog.txt" -T pdml \
+# Decode the server port as TLS: a random port may belong to another
+# dissector (seen: a port that Wireshark reads as a binary RPC protocol).
+tshark -r "$TMPD/capture.pcapng" -d "tcp.port==$PORT,tls" -o "tls.keylog_file:$TMPD/keylog.txt" -T pdml \
   -Y 'tls.handshake.type == 1 || http.request || http2' >"$TMPD/all.pdml" 2>"$TMPD/tshark-read.err" ||
   die "tshark -r failed: $(cat "$TMPD/tshark-read.err")"
 hellos=("$cap"/conn-*.hello.bin)
@@ -373,6 +376,7 @@ fi
 if [ -n "$pcap_out" ]; then
   cp "$TMPD/capture.pcapng" "$pcap_out"
   cp "$TMPD/keylog.txt" "$pcap_out.keylog"
+  echo "$PORT" >"$pcap_out.port"
 fi
 mkdir -p "$out"
 cp "$stage"/*.txtar "$out"/
