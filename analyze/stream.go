@@ -3,6 +3,7 @@ package analyze
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/fpwork/fp/fingerprint"
@@ -61,7 +62,8 @@ type clientStream struct {
 	base int         // stream offset of buf[0]
 	segs []segOffset // arrival time of the bytes from each offset on
 	// TLS
-	hellos int
+	hellos  int
+	tunnels int // CONNECT and SOCKS exchanges followed
 	// HTTP/1
 	requests  int
 	inBody    *fingerprint.HTTPRequest
@@ -109,23 +111,192 @@ func (cs *clientStream) feed(b []byte, at time.Time, maxHeld int) (recs []Record
 		return nil, true // a message larger than we read
 	}
 	cs.buf = append(cs.buf, b...)
-	if cs.mode == 0 {
-		cs.mode = modeOf(cs.buf)
-		if cs.mode == modeHTTP2 {
-			cs.h2Base = cs.base
+	for {
+		if cs.mode == 0 {
+			switch cs.detect() {
+			case detectWait:
+				return recs, false
+			case detectGiveUp:
+				return recs, true
+			}
+		}
+		var more []Record
+		prev := cs.mode
+		switch cs.mode {
+		case modeTLS:
+			more, done = cs.readHellos()
+		case modeHTTP1:
+			more, done = cs.readHTTP1()
+		case modeHTTP2:
 			buf := cs.buf
+			cs.h2Base = cs.base
 			cs.buf, cs.base = nil, cs.base+len(buf)
-			cs.segs = cs.segs[len(cs.segs)-1:]
-			return cs.feedHTTP2(buf)
+			more, done = cs.feedHTTP2(buf)
+		}
+		recs = append(recs, more...)
+		if done || cs.mode == prev {
+			return recs, done
+		}
+		// The mode changed (a CONNECT tunnel, an h2c switch): go on with
+		// the bytes held.
+	}
+}
+
+type detectResult uint8
+
+const (
+	detected detectResult = iota
+	detectWait
+	detectGiveUp
+)
+
+// Bounds of the search for a hello after plaintext, and of tunnels.
+const (
+	maxPreamble = 4096 // bytes searched for a ClientHello after unknown plaintext
+	maxTunnels  = 4    // CONNECT or SOCKS exchanges followed on one stream
+)
+
+// detect sets cs.mode from the first bytes of buf. It follows SOCKS 4/5
+// requests (consuming them; what follows is the tunnel), and after
+// unknown plaintext it looks for a TLS ClientHello record.
+func (cs *clientStream) detect() detectResult {
+	if len(cs.buf) == 0 {
+		return detectWait
+	}
+	switch n, ok := proxyHeaderLen(cs.buf); {
+	case ok && n > 0 && cs.tunnels < maxTunnels:
+		cs.tunnels++
+		cs.consume(n)
+		return cs.detect()
+	case ok && n == 0:
+		return detectWait
+	}
+	if m := modeOf(cs.buf); m != 0 {
+		cs.mode = m
+		return detected
+	}
+	if cs.tunnels < maxTunnels {
+		switch n, ok := socksRequestLen(cs.buf); {
+		case ok && n > 0:
+			cs.tunnels++
+			cs.consume(n)
+			return cs.detect()
+		case ok: // a SOCKS request, not complete yet
+			return detectWait
 		}
 	}
-	switch cs.mode {
-	case modeTLS:
-		return cs.readHellos()
-	case modeHTTP1:
-		return cs.readHTTP1()
+	if i := findHelloRecord(cs.buf); i >= 0 {
+		cs.consume(i)
+		cs.mode = modeTLS
+		return detected
 	}
-	return nil, true
+	if cs.base+len(cs.buf) >= maxPreamble {
+		return detectGiveUp
+	}
+	return detectWait
+}
+
+// findHelloRecord returns the offset of the first bytes that start a TLS
+// handshake record holding a ClientHello, or -1.
+func findHelloRecord(b []byte) int {
+	for i := 0; i+6 <= len(b) && i < maxPreamble; i++ {
+		if b[i] == 0x16 && b[i+1] == 0x03 && b[i+2] <= 0x04 && b[i+5] == 0x01 {
+			return i
+		}
+	}
+	return -1
+}
+
+// proxyV2Signature starts a PROXY protocol version 2 header.
+const proxyV2Signature = "\r\n\r\n\x00\r\nQUIT\n"
+
+// proxyHeaderLen recognises a PROXY protocol header (version 1 text or
+// version 2 binary) that a load balancer put before the client's bytes.
+// n is 0 while the header is incomplete; ok is false when b is not one.
+func proxyHeaderLen(b []byte) (n int, ok bool) {
+	switch {
+	case bytes.HasPrefix(b, []byte("PROXY ")):
+		end := bytes.Index(b, []byte("\r\n"))
+		if end < 0 {
+			return 0, len(b) < 108 // the longest v1 line is 107 bytes
+		}
+		return end + 2, end+2 <= 108
+	case len(b) >= len(proxyV2Signature) && string(b[:len(proxyV2Signature)]) == proxyV2Signature:
+		if len(b) < 16 {
+			return 0, true
+		}
+		n = 16 + int(b[14])<<8 | int(b[15])
+		if len(b) < n {
+			return 0, true
+		}
+		return n, true
+	case len(b) < len(proxyV2Signature) && len(b) >= 4 && string(b) == proxyV2Signature[:len(b)]:
+		return 0, true
+	}
+	return 0, false
+}
+
+// socksRequestLen recognises the client side of a SOCKS 4/4a or SOCKS 5
+// connect (greeting, optional username/password, request). It returns
+// ok=false when b is not SOCKS, and n=0 while the request is incomplete.
+func socksRequestLen(b []byte) (n int, ok bool) {
+	switch {
+	case b[0] == 4 && len(b) >= 2 && (b[1] == 1 || b[1] == 2):
+		// VN CD DSTPORT(2) DSTIP(4) USERID NUL [DOMAIN NUL when DSTIP is 0.0.0.x]
+		if len(b) < 9 {
+			return 0, true
+		}
+		end := bytes.IndexByte(b[8:], 0)
+		if end < 0 {
+			return 0, len(b) < 8+256
+		}
+		n = 8 + end + 1
+		if b[4] == 0 && b[5] == 0 && b[6] == 0 && b[7] != 0 { // SOCKS 4a
+			d := bytes.IndexByte(b[n:], 0)
+			if d < 0 {
+				return 0, len(b) < n+256
+			}
+			n += d + 1
+		}
+		return n, true
+	case b[0] == 5 && len(b) >= 2 && b[1] >= 1:
+		n = 2 + int(b[1]) // VER NMETHODS METHODS
+		if len(b) < n+1 {
+			return 0, true
+		}
+		if b[n] == 1 { // username/password sub-negotiation (RFC 1929)
+			if len(b) < n+2 || len(b) < n+2+int(b[n+1])+1 {
+				return 0, true
+			}
+			plen := int(b[n+2+int(b[n+1])])
+			n += 3 + int(b[n+1]) + plen
+			if len(b) < n+1 {
+				return 0, true
+			}
+		}
+		// VER CMD RSV ATYP ADDR PORT
+		if b[n] != 5 {
+			return 0, false
+		}
+		if len(b) < n+5 {
+			return 0, true
+		}
+		switch b[n+3] {
+		case 1:
+			n += 4 + 4 + 2
+		case 4:
+			n += 4 + 16 + 2
+		case 3:
+			n += 4 + 1 + int(b[n+4]) + 2
+		default:
+			return 0, false
+		}
+		if len(b) < n {
+			return 0, true
+		}
+		return n, true
+	}
+	return 0, false
 }
 
 // consume drops n bytes from the front of buf.
@@ -199,11 +370,8 @@ func (cs *clientStream) readHTTP1() ([]Record, bool) {
 		}
 		if bytes.HasPrefix(cs.buf, http2PrefaceStart) || bytes.HasPrefix(http2PrefaceStart, cs.buf) {
 			// h2c after an upgrade, or prior knowledge after HTTP/1.
-			cs.mode, cs.h2Base = modeHTTP2, cs.base
-			buf := cs.buf
-			cs.buf, cs.base = nil, cs.base+len(buf)
-			more, done := cs.feedHTTP2(buf)
-			return append(recs, more...), done
+			cs.mode = modeHTTP2
+			return recs, false
 		}
 		r, n, err := fingerprint.ParseHTTP1Head(cs.buf, cs.raw.HTTP1)
 		switch {
@@ -216,10 +384,16 @@ func (cs *clientStream) readHTTP1() ([]Record, bool) {
 		rec := httpRecord("", cs.requests, r, nil)
 		rec.Time = cs.timeAt(cs.base)
 		recs = append(recs, rec)
+		cs.consume(n)
+		if strings.EqualFold(r.Method, "CONNECT") && cs.tunnels < maxTunnels {
+			// The tunnel's bytes follow: detect them afresh.
+			cs.tunnels++
+			cs.mode = 0
+			return recs, false
+		}
 		// r aliases buf; BodyLen reads only its headers, copied strings.
 		r.Raw = nil
 		cs.inBody = r
-		cs.consume(n)
 	}
 }
 

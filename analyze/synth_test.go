@@ -218,3 +218,68 @@ func TestCaptureDamagedFile(t *testing.T) {
 		t.Fatalf("corrupt frame: %+v, err %v", st, err)
 	}
 }
+
+func TestCaptureTunnelsAndPreambles(t *testing.T) {
+	const golden = "curl-7.88-h2"
+	hello := goldenSection(t, golden, "hello.hex")
+	want := goldenExpect(t, golden, "expect-tls.txt")
+	h2 := goldenSection(t, "chromium-156-linux", "http2.hex")
+	wantH2 := goldenExpect(t, "chromium-156-linux", "expect-http.txt")
+	socks5 := []byte{5, 2, 0, 2, 1, 4, 'u', 's', 'e', 'r', 4, 'p', 'a', 's', 's', 5, 1, 0, 3, 11}
+	socks5 = append(append(socks5, "example.com"...), 1, 187)
+	cases := []struct {
+		name     string
+		preamble []byte
+		body     []byte
+		wantHTTP int // http records before the hello (the CONNECT)
+	}{
+		{"http connect", []byte("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"), hello, 1},
+		{"socks5 with username and password", socks5, hello, 0},
+		{"socks4a", append([]byte{4, 1, 1, 187, 0, 0, 0, 1, 'u', 0}, "example.com\x00"...), hello, 0},
+		{"plaintext before the hello", []byte("STARTTLS\r\n"), hello, 0},
+		{"proxy protocol v1 before the hello", []byte("PROXY TCP4 192.0.2.1 192.0.2.2 5000 443\r\n"), hello, 0},
+		{"proxy protocol v2 before the hello", append([]byte(proxyV2Signature+"\x21\x11\x00\x0c"), 192, 0, 2, 1, 192, 0, 2, 2, 0x13, 0x88, 1, 187), hello, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := pcapsynth.New(layers.LinkTypeEthernet, "")
+			c := s.Conn("10.1.1.1:50000", "10.2.2.2:1080")
+			s.Handshake(c)
+			s.TCP(c, true, "A", c.CliSeq, tc.preamble)
+			s.TCP(c, false, "A", c.SrvSeq, []byte("HTTP/1.1 200 Connection established\r\n\r\n"))
+			s.TCP(c, true, "A", c.CliSeq+uint32(len(tc.preamble)), tc.body[:50])
+			s.TCP(c, true, "A", c.CliSeq+uint32(len(tc.preamble))+50, tc.body[50:])
+			recs, _, err := analyseSynth(t, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tls []Record
+			for _, r := range recs {
+				if r.Kind == KindTLS {
+					tls = append(tls, r)
+				}
+			}
+			if len(tls) != 1 || len(recs) != 1+tc.wantHTTP {
+				t.Fatalf("%d records (%d tls): %+v", len(recs), len(tls), recs)
+			}
+			if tls[0].JA3Hash != want["ja3_hash"] || tls[0].JA4 != want["ja4"] {
+				t.Fatalf("ja3 %s ja4 %s, want %s %s", tls[0].JA3Hash, tls[0].JA4, want["ja3_hash"], want["ja4"])
+			}
+		})
+	}
+	// An h2c upgrade: an HTTP/1.1 request, then the HTTP/2 preface.
+	s := pcapsynth.New(layers.LinkTypeEthernet, "")
+	c := s.Conn("10.1.1.1:50001", "10.2.2.2:80")
+	s.Handshake(c)
+	up := []byte("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n")
+	stream := append(up, h2...)
+	s.TCP(c, true, "A", c.CliSeq, stream[:len(up)+10])
+	s.TCP(c, true, "A", c.CliSeq+uint32(len(up)+10), stream[len(up)+10:])
+	recs, _, err := analyseSynth(t, s)
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("h2c upgrade: %d records, err %v", len(recs), err)
+	}
+	if recs[0].HTTPVersion != "1.1" || recs[1].HTTPVersion != "2" || recs[1].Akamai != wantH2["akamai"] || recs[1].Index != 2 {
+		t.Fatalf("h2c upgrade: %+v / %+v", recs[0].HTTPRecord, recs[1].HTTPRecord)
+	}
+}

@@ -240,7 +240,9 @@ func (t *tracker) deliver(f *tcpFlow, dir int, b []byte, at time.Time) error {
 	h := &f.dirs[dir]
 	h.next += uint32(len(b))
 	if f.client == nil {
-		if !looksLikeClient(b) {
+		// The SYN's sender is the client whatever it sends first (a SOCKS
+		// request, plaintext before a hello); otherwise the bytes decide.
+		if f.clientDir != dir && !looksLikeClient(b) {
 			h.notClient = true
 			if f.clientDir == dir || f.dirs[1-dir].notClient {
 				t.finish(f)
