@@ -43,6 +43,9 @@ type CaptureStats struct {
 type Capture struct {
 	Raw    *Raw // limits of the fingerprint parsers
 	Limits CaptureLimits
+	// KeyLog, when set, decrypts TLS 1.3 and TLS 1.2 AEAD connections
+	// whose secrets it holds: their HTTP/1 and HTTP/2 requests are reported.
+	KeyLog *KeyLog
 }
 
 // NewCapture returns a Capture with the default limits.

@@ -16,7 +16,12 @@ const (
 	modeTLS streamMode = iota + 1
 	modeHTTP1
 	modeHTTP2
+	modeTLSRecords // after the hellos, with the session's secrets: decrypt
 )
+
+// maxServerHelloBytes caps the server bytes held while waiting for its
+// ServerHello.
+const maxServerHelloBytes = 64 << 10
 
 var http2PrefaceStart = []byte("PRI * HTTP/2.0")
 
@@ -73,6 +78,16 @@ type clientStream struct {
 	h2Base    int // stream offset of the preface
 	h2Emitted int
 	ch        fingerprint.ClientHello
+	// Decryption (a key log with this session's secrets).
+	keys         *KeyLog
+	secrets      *sessionSecrets
+	clientRandom []byte
+	sbuf         []byte // server bytes until its ServerHello
+	serverGaveUp bool
+	opener       *recordOpener
+	appSeen      bool          // a record decrypted with the application keys
+	ccsSeen      bool          // the client's ChangeCipherSpec
+	inner        *clientStream // the decrypted stream
 }
 
 type segOffset struct {
@@ -80,13 +95,19 @@ type segOffset struct {
 	time time.Time
 }
 
-func newClientStream(raw *Raw) *clientStream { return &clientStream{raw: raw} }
+func newClientStream(raw *Raw, keys *KeyLog) *clientStream {
+	return &clientStream{raw: raw, keys: keys}
+}
 
 // held is the number of bytes buffered.
 func (cs *clientStream) held() int { return cap(cs.buf) }
 
 // timeAt returns the arrival time of the segment holding stream offset off.
 func (cs *clientStream) timeAt(off int) string {
+	return cs.arrival(off).UTC().Format(timeLayout)
+}
+
+func (cs *clientStream) arrival(off int) time.Time {
 	var t time.Time
 	for _, s := range cs.segs {
 		if s.off > off {
@@ -94,7 +115,7 @@ func (cs *clientStream) timeAt(off int) string {
 		}
 		t = s.time
 	}
-	return t.UTC().Format(timeLayout)
+	return t
 }
 
 // timeLayout is RFC 3339 with all nine digits of nanoseconds.
@@ -127,6 +148,8 @@ func (cs *clientStream) feed(b []byte, at time.Time, maxHeld int) (recs []Record
 			more, done = cs.readHellos()
 		case modeHTTP1:
 			more, done = cs.readHTTP1()
+		case modeTLSRecords:
+			more, done = cs.readRecords(maxHeld)
 		case modeHTTP2:
 			buf := cs.buf
 			cs.h2Base = cs.base
@@ -324,12 +347,18 @@ func (cs *clientStream) readHellos() ([]Record, bool) {
 	for len(cs.buf) > 0 {
 		if cs.hellos > 0 {
 			// A ChangeCipherSpec may come before a second hello (HRR).
-			if n := changeCipherSpecLen(cs.buf); n > 0 {
+			if n := changeCipherSpecLen(cs.buf); n > 0 && cs.secrets == nil {
 				cs.consume(n)
 				continue
 			}
-			if cs.buf[0] != 0x16 {
-				return recs, true // application data: the handshake is over
+			if cs.buf[0] != 0x16 || cs.secrets != nil && (len(cs.buf) < 6 || cs.buf[5] != 0x01) {
+				// The handshake goes on encrypted: decrypt with the key
+				// log's secrets, or stop.
+				if cs.secrets != nil {
+					cs.mode = modeTLSRecords
+					return recs, false
+				}
+				return recs, true
 			}
 		}
 		err := cs.ch.Parse(cs.buf)
@@ -343,7 +372,107 @@ func (cs *clientStream) readHellos() ([]Record, bool) {
 		r := tlsRecord("", cs.hellos, &cs.ch, fingerprint.TransportTCP)
 		r.Time = cs.timeAt(cs.base)
 		recs = append(recs, r)
+		if s := cs.keys.lookup(cs.ch.Random); s != nil && cs.secrets == nil {
+			cs.secrets, cs.clientRandom = s, append([]byte(nil), cs.ch.Random...)
+		}
 		cs.consume(cs.ch.Consumed)
+	}
+	return recs, false
+}
+
+// wantsServer reports whether the server's bytes are needed: its
+// ServerHello, to decrypt the client's records.
+func (cs *clientStream) wantsServer() bool {
+	return cs.secrets != nil && cs.opener == nil && !cs.serverGaveUp
+}
+
+// feedServer takes the server's in-order bytes until its ServerHello.
+func (cs *clientStream) feedServer(b []byte, maxHeld int) ([]Record, bool) {
+	if !cs.wantsServer() {
+		return nil, false
+	}
+	if len(cs.sbuf)+len(b) > maxServerHelloBytes {
+		return cs.giveUpDecryption()
+	}
+	cs.sbuf = append(cs.sbuf, b...)
+	for {
+		if n := changeCipherSpecLen(cs.sbuf); n > 0 {
+			cs.sbuf = cs.sbuf[n:]
+			continue
+		}
+		sh, err := fingerprint.ParseServerHello(cs.sbuf)
+		if errors.Is(err, fingerprint.ErrTruncated) {
+			return nil, false
+		}
+		if err != nil {
+			return cs.giveUpDecryption()
+		}
+		if sh.HelloRetryRequest {
+			cs.sbuf = cs.sbuf[sh.Consumed:]
+			continue
+		}
+		opener, err := newRecordOpener(sh, cs.clientRandom, cs.secrets)
+		cs.sbuf = nil
+		if err != nil {
+			return cs.giveUpDecryption()
+		}
+		cs.opener = opener
+		if cs.mode != modeTLSRecords {
+			return nil, false
+		}
+		return cs.readRecords(maxHeld)
+	}
+}
+
+func (cs *clientStream) giveUpDecryption() ([]Record, bool) {
+	cs.serverGaveUp, cs.sbuf = true, nil
+	return nil, cs.mode == modeTLSRecords
+}
+
+// readRecords decrypts the client's records after its hello and feeds the
+// plaintext to an inner stream. Records wait for the ServerHello.
+func (cs *clientStream) readRecords(maxHeld int) ([]Record, bool) {
+	var recs []Record
+	for len(cs.buf) >= 5 && cs.opener != nil {
+		n := 5 + (int(cs.buf[3])<<8 | int(cs.buf[4]))
+		if len(cs.buf) < n {
+			return recs, false
+		}
+		at := cs.arrival(cs.base)
+		switch cs.buf[0] {
+		case 20: // ChangeCipherSpec: plaintext; in TLS 1.2 encryption starts
+			cs.ccsSeen = true
+		case 21, 22, 23:
+			if !cs.opener.tls13 && !cs.ccsSeen {
+				break // TLS 1.2 handshake before ChangeCipherSpec: plaintext
+			}
+			typ, plain, err := cs.opener.open(cs.buf[:n])
+			if err != nil {
+				if cs.opener.tls13 && !cs.appSeen {
+					break // under the handshake keys (the client's Finished)
+				}
+				return recs, true
+			}
+			if cs.opener.tls13 {
+				cs.appSeen = true
+			}
+			if typ == 21 {
+				return recs, true // an alert: the connection ends
+			}
+			if typ == 23 && len(plain) > 0 {
+				if cs.inner == nil {
+					cs.inner = newClientStream(cs.raw, nil)
+				}
+				more, done := cs.inner.feed(plain, at, maxHeld)
+				recs = append(recs, more...)
+				if done {
+					return recs, true
+				}
+			}
+		default:
+			return recs, true
+		}
+		cs.consume(n)
 	}
 	return recs, false
 }

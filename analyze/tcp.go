@@ -175,8 +175,8 @@ func (t *tracker) finish(f *tcpFlow) {
 // data handles a segment with payload in direction dir.
 func (t *tracker) data(f *tcpFlow, dir int, p decodedPacket) error {
 	h := &f.dirs[dir]
-	if f.clientDir >= 0 && dir != f.clientDir {
-		return nil // the server's bytes are not needed yet
+	if f.clientDir >= 0 && dir != f.clientDir && (f.client == nil || !f.client.wantsServer()) {
+		return nil // the server's bytes are not needed
 	}
 	if h.notClient {
 		return nil
@@ -239,6 +239,10 @@ func (t *tracker) hold(h *halfStream, s segment) {
 func (t *tracker) deliver(f *tcpFlow, dir int, b []byte, at time.Time) error {
 	h := &f.dirs[dir]
 	h.next += uint32(len(b))
+	if f.client != nil && dir != f.clientDir {
+		recs, done := f.client.feedServer(b, t.c.Limits.MaxStreamBytes)
+		return t.emitFlow(f, recs, done)
+	}
 	if f.client == nil {
 		// The SYN's sender is the client whatever it sends first (a SOCKS
 		// request, plaintext before a hello); otherwise the bytes decide.
@@ -250,11 +254,16 @@ func (t *tracker) deliver(f *tcpFlow, dir int, b []byte, at time.Time) error {
 			return nil
 		}
 		f.clientDir = dir
-		f.client = newClientStream(t.c.Raw)
+		f.client = newClientStream(t.c.Raw, t.c.KeyLog)
 	}
 	before := f.client.held()
 	recs, done := f.client.feed(b, at, t.c.Limits.MaxStreamBytes)
 	t.buffered += f.client.held() - before
+	return t.emitFlow(f, recs, done)
+}
+
+// emitFlow sends a flow's records and releases the flow when done.
+func (t *tracker) emitFlow(f *tcpFlow, recs []Record, done bool) error {
 	for _, r := range recs {
 		r.File = t.file
 		src, dst := f.key.a, f.key.b

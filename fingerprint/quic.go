@@ -238,22 +238,8 @@ func clientInitialKeys(p quicVersionParams, dcid []byte) (key, iv, hp []byte) {
 	if err != nil {
 		panic("fingerprint: HKDF-Extract over SHA-256 failed: " + err.Error())
 	}
-	client := hkdfExpandLabel(initial, "client in", 32)
-	return hkdfExpandLabel(client, p.keyLabel, 16), hkdfExpandLabel(client, p.ivLabel, 12), hkdfExpandLabel(client, p.hpLabel, 16)
-}
-
-// hkdfExpandLabel is TLS 1.3's HKDF-Expand-Label with an empty context
-// (RFC 8446 7.1) over SHA-256.
-func hkdfExpandLabel(secret []byte, label string, length int) []byte {
-	var info cryptobyte.Builder
-	info.AddUint16(uint16(length))
-	info.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte("tls13 " + label)) })
-	info.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) {})
-	out, err := hkdf.Expand(sha256.New, secret, string(info.BytesOrPanic()), length)
-	if err != nil {
-		panic("fingerprint: HKDF-Expand of a fixed small length failed: " + err.Error())
-	}
-	return out
+	client := HKDFExpandLabel(sha256.New, initial, "client in", 32)
+	return HKDFExpandLabel(sha256.New, client, p.keyLabel, 16), HKDFExpandLabel(sha256.New, client, p.ivLabel, 12), HKDFExpandLabel(sha256.New, client, p.hpLabel, 16)
 }
 
 // readFrames keeps the CRYPTO frames of a decrypted Initial payload and

@@ -48,7 +48,7 @@ func (l inputList) Set(v string) error {
 	return nil
 }
 
-const analyzeUsage = `usage: fp analyze [--tls FILE] [--http1 FILE] [--http2 FILE] [FILE|-...]
+const analyzeUsage = `usage: fp analyze [--keylog FILE] [--tls FILE] [--http1 FILE] [--http2 FILE] [FILE|-...]
 
 Prints one JSON object per line: kind "tls" for each ClientHello, kind
 "http" for each request. A FILE without a flag is sniffed: TLS records or a
@@ -57,7 +57,10 @@ With no file, analyses the embedded sample.
 
 A FILE that is a pcap or pcapng capture ("-" reads standard input) gives
 the hellos and plaintext requests of every TCP stream, with src, dst,
-transport, stream (as tshark's tcp.stream) and time.
+transport, stream (as tshark's tcp.stream / udp.stream) and time; QUIC
+Initials give hellos with proto q. With --keylog, TLS 1.3 and TLS 1.2
+AEAD connections whose secrets it holds are decrypted and their HTTP/1
+and HTTP/2 requests reported.
 
 Exit codes: 0 all inputs read; 1 an input could not be read or parsed (the
 others are still analysed); 2 a capture had malformed packets or was cut
@@ -72,6 +75,7 @@ func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	fset.Var(inputList{analyze.InputTLS, &inputs}, "tls", "a raw TLS hello file (records or a bare handshake message)")
 	fset.Var(inputList{analyze.InputHTTP1, &inputs}, "http1", "a raw HTTP/1 client request stream")
 	fset.Var(inputList{analyze.InputHTTP2, &inputs}, "http2", "a raw HTTP/2 client stream, from the connection preface")
+	keylog := fset.String("keylog", "", "an NSS key log file (SSLKEYLOGFILE) to decrypt TLS in captures")
 	// Flags and files may be interleaved; keep the command-line order.
 	for {
 		if err := fset.Parse(args); err != nil {
@@ -106,6 +110,20 @@ func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	enc.SetEscapeHTML(false)
 	emit := func(r analyze.Record) error { return enc.Encode(r) }
 	a := analyzer{raw: analyze.NewRaw(), capture: analyze.NewCapture(), stdin: stdin, stderr: stderr, emit: emit}
+	if *keylog != "" {
+		f, err := os.Open(*keylog)
+		if err != nil {
+			fmt.Fprintln(stderr, "fp analyze: --keylog:", err)
+			return exitBadInput
+		}
+		kl, err := analyze.ParseKeyLog(f)
+		f.Close()
+		if err != nil {
+			fmt.Fprintf(stderr, "fp analyze: --keylog %s: %v\n", *keylog, err)
+			return exitBadInput
+		}
+		a.capture.KeyLog = kl
+	}
 	code := exitOK
 	for _, in := range inputs {
 		if ctx.Err() != nil {
