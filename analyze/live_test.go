@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/fpwork/fp/fingerprint"
 )
 
 // TestLiveCaptureAgainstTshark reads a real loopback capture of the golden
@@ -64,4 +66,84 @@ func TestLiveCaptureAgainstTshark(t *testing.T) {
 		t.Fatalf("hellos differ from tshark's:\n got  %d: %v\n want %d: %v", len(got), got, len(want), want)
 	}
 	t.Logf("%d hellos on %d TCP streams match tshark", len(got), st.TCPFlows)
+	liveDecryption(t, path, strings.TrimSpace(string(port)))
+}
+
+// liveDecryption decrypts the capture with its key log and checks every
+// request against those tshark decrypts, on the streams whose cipher
+// suite is an AEAD (the ones fp analyze decrypts; tshark also does CBC).
+func liveDecryption(t *testing.T, path, port string) {
+	keyFile, err := os.Open(path + ".keylog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kl, err := ParseKeyLog(keyFile)
+	keyFile.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tshark := func(filter string, fields ...string) [][]string {
+		args := []string{"-r", path, "-d", "tcp.port==" + port + ",tls", "-o", "tls.keylog_file:" + path + ".keylog",
+			"-Y", filter, "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=\x01"}
+		for _, f := range fields {
+			args = append(args, "-e", f)
+		}
+		out, err := exec.Command("tshark", args...).Output()
+		if err != nil {
+			t.Fatalf("tshark: %v", err)
+		}
+		var rows [][]string
+		for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+			rows = append(rows, strings.Split(line, "\t"))
+		}
+		return rows
+	}
+	aead := map[string]bool{}
+	for _, row := range tshark("tls.handshake.type == 2", "tcp.stream", "tls.handshake.ciphersuite") {
+		if cs, err := strconv.ParseUint(strings.TrimPrefix(row[1], "0x"), 16, 16); err == nil {
+			_, ok := suiteOf(fingerprint.CipherSuite(cs))
+			aead[row[0]] = ok
+		}
+	}
+	var want []string
+	for _, row := range tshark("http.request or http2.headers.method", "tcp.stream",
+		"http.request.method", "http.request.uri", "http2.headers.method", "http2.headers.path") {
+		if !aead[row[0]] {
+			continue
+		}
+		for _, pair := range [][2]string{{row[1], row[2]}, {row[3], row[4]}} {
+			if pair[0] == "" {
+				continue
+			}
+			methods, paths := strings.Split(pair[0], "\x01"), strings.Split(pair[1], "\x01")
+			for i := range methods {
+				want = append(want, row[0]+" "+methods[i]+" "+paths[i])
+			}
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c := NewCapture()
+	c.KeyLog = kl
+	var got []string
+	if _, err := c.Analyse(context.Background(), path, f, func(r Record) error {
+		if r.Kind == KindHTTP {
+			got = append(got, strconv.Itoa(*r.Stream)+" "+r.Method+" "+r.Path)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(want)
+	sort.Strings(got)
+	if len(want) < 40 {
+		t.Fatalf("tshark decrypted only %d requests", len(want))
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("decrypted requests differ from tshark's:\n got  %d: %v\n want %d: %v", len(got), got, len(want), want)
+	}
+	t.Logf("%d decrypted requests match tshark", len(got))
 }

@@ -346,14 +346,20 @@ func (cs *clientStream) readHellos() ([]Record, bool) {
 	var recs []Record
 	for len(cs.buf) > 0 {
 		if cs.hellos > 0 {
-			// A ChangeCipherSpec may come before a second hello (HRR).
-			if n := changeCipherSpecLen(cs.buf); n > 0 && cs.secrets == nil {
+			if len(cs.buf) < 6 && (cs.buf[0] == 20 || cs.buf[0] == 0x16) {
+				return recs, false // too short to tell what record follows
+			}
+			// A ChangeCipherSpec: before a second hello (after a
+			// HelloRetryRequest), or where TLS 1.2 encryption starts.
+			if n := changeCipherSpecLen(cs.buf); n > 0 {
+				cs.ccsSeen = true
 				cs.consume(n)
 				continue
 			}
-			if cs.buf[0] != 0x16 || cs.secrets != nil && (len(cs.buf) < 6 || cs.buf[5] != 0x01) {
-				// The handshake goes on encrypted: decrypt with the key
-				// log's secrets, or stop.
+			if cs.buf[0] != 0x16 || cs.buf[5] != 0x01 {
+				// Not another hello: the handshake goes on (encrypted, or
+				// TLS 1.2's key exchange). Decrypt with the key log's
+				// secrets, or stop.
 				if cs.secrets != nil {
 					cs.mode = modeTLSRecords
 					return recs, false
