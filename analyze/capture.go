@@ -87,7 +87,16 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // error; an error that names a file offset wraps ErrDamagedCapture.
 func (c *Capture) Analyse(ctx context.Context, file string, r io.Reader, emit func(Record) error) (CaptureStats, error) {
 	var st CaptureStats
-	cr := &countingReader{r: r}
+	// Key logs inside the pcapng (Decryption Secrets Blocks) join the
+	// given one; the caller's KeyLog is not modified.
+	keys := NewKeyLog()
+	if c.KeyLog != nil {
+		for k, v := range c.KeyLog.sessions {
+			keys.sessions[k] = v
+		}
+	}
+	watcher := newSecretsWatcher(r, keys)
+	cr := &countingReader{r: watcher}
 	br := bufio.NewReaderSize(cr, 1<<20)
 	magic, err := br.Peek(4)
 	if err != nil {
@@ -119,7 +128,7 @@ func (c *Capture) Analyse(ctx context.Context, file string, r io.Reader, emit fu
 		linkType = func(gopacket.CaptureInfo) layers.LinkType { return lt }
 	}
 
-	t := newTracker(file, c, emit, &st)
+	t := newTracker(file, c, keys, emit, &st)
 	dec := newDecoder()
 	for {
 		if st.Packets%4096 == 0 && ctx.Err() != nil {

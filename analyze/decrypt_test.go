@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 	"golang.org/x/net/http2"
 
 	"github.com/fpwork/fp/fingerprint"
@@ -257,3 +258,56 @@ func TestCaptureDecryptsWithKeyLog(t *testing.T) {
 		t.Fatal("bad key log line accepted")
 	}
 }
+
+// TestCaptureDecryptsWithSecretsBlock: a pcapng that carries its key log
+// in a Decryption Secrets Block decrypts without --keylog, in either byte
+// order of the writer (gopacket writes the host's).
+func TestCaptureDecryptsWithSecretsBlock(t *testing.T) {
+	capture, keylog, _ := tlsSession(t, &tls.Config{}, true)
+	r, err := pcapgo.NewReader(bytes.NewReader(capture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ng bytes.Buffer
+	w, err := pcapgo.NewNgWriter(&ng, r.LinkType())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteDecryptionSecretsBlock(secretsTLSKeyLog, keylog); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.WritePacket(ci, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var http int
+	// Read through a reader that returns a few bytes at a time, so the
+	// block watcher sees blocks cut at every place.
+	if _, err := NewCapture().Analyse(context.Background(), "dsb.pcapng", iotestHalf{bytes.NewReader(ng.Bytes())}, func(r Record) error {
+		if r.Kind == KindHTTP {
+			http++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if http != 2 {
+		t.Fatalf("%d requests decrypted with the secrets block, want 2", http)
+	}
+}
+
+// iotestHalf returns at most 7 bytes per Read.
+type iotestHalf struct{ r io.Reader }
+
+func (h iotestHalf) Read(p []byte) (int, error) { return h.r.Read(p[:min(len(p), 7)]) }

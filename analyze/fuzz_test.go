@@ -3,9 +3,11 @@ package analyze
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/fpwork/fp/internal/pcapsynth"
 )
@@ -22,6 +24,24 @@ func FuzzCaptureFile(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(seed)
+	// A pcapng with a Decryption Secrets Block before its packet.
+	var ng bytes.Buffer
+	w, err := pcapgo.NewNgWriter(&ng, layers.LinkTypeEthernet)
+	if err != nil {
+		f.Fatal(err)
+	}
+	w.WriteDecryptionSecretsBlock(secretsTLSKeyLog, []byte("CLIENT_RANDOM "+strings.Repeat("ab", 32)+" "+strings.Repeat("cd", 48)+"\n"))
+	if r, err := pcapgo.NewReader(bytes.NewReader(seed)); err == nil {
+		for {
+			data, ci, err := r.ReadPacketData()
+			if err != nil {
+				break
+			}
+			w.WritePacket(ci, data)
+		}
+	}
+	w.Flush()
+	f.Add(ng.Bytes())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		st, _ := NewCapture().Analyse(context.Background(), "fuzz", bytes.NewReader(b), func(Record) error { return nil })
 		if st.Skipped > st.Packets {

@@ -29,7 +29,18 @@ const (
 // ParseKeyLog reads a key log. Comments, blank lines and labels it does
 // not use are skipped; a malformed line is an error naming the line.
 func ParseKeyLog(r io.Reader) (*KeyLog, error) {
-	kl := &KeyLog{sessions: map[[32]byte]*sessionSecrets{}}
+	kl := NewKeyLog()
+	if err := kl.add(r); err != nil {
+		return nil, err
+	}
+	return kl, nil
+}
+
+// NewKeyLog returns an empty key log.
+func NewKeyLog() *KeyLog { return &KeyLog{sessions: map[[32]byte]*sessionSecrets{}} }
+
+// add reads key log lines into kl.
+func (kl *KeyLog) add(r io.Reader) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 256), maxKeyLogLine)
 	line := 0
@@ -41,20 +52,20 @@ func ParseKeyLog(r io.Reader) (*KeyLog, error) {
 		}
 		fields := strings.Fields(text)
 		if len(fields) != 3 {
-			return nil, fmt.Errorf("analyze: key log line %d: want LABEL CLIENT_RANDOM SECRET", line)
+			return fmt.Errorf("analyze: key log line %d: want LABEL CLIENT_RANDOM SECRET", line)
 		}
 		var dst *[]byte
 		cr, err := hex.DecodeString(fields[1])
 		secret, err2 := hex.DecodeString(fields[2])
 		if err != nil || err2 != nil || len(cr) != 32 || len(secret) == 0 || len(secret) > 64 {
-			return nil, fmt.Errorf("analyze: key log line %d: bad client random or secret", line)
+			return fmt.Errorf("analyze: key log line %d: bad client random or secret", line)
 		}
 		var key [32]byte
 		copy(key[:], cr)
 		s := kl.sessions[key]
 		if s == nil {
 			if len(kl.sessions) >= maxKeyLogSessions {
-				return nil, fmt.Errorf("analyze: key log: more than %d sessions", maxKeyLogSessions)
+				return fmt.Errorf("analyze: key log: more than %d sessions", maxKeyLogSessions)
 			}
 			s = &sessionSecrets{}
 			kl.sessions[key] = s
@@ -70,9 +81,9 @@ func ParseKeyLog(r io.Reader) (*KeyLog, error) {
 		*dst = secret
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("analyze: key log line %d: %w", line+1, err)
+		return fmt.Errorf("analyze: key log line %d: %w", line+1, err)
 	}
-	return kl, nil
+	return nil
 }
 
 // lookup returns the secrets of a session, or nil.

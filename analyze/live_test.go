@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -146,4 +147,29 @@ func liveDecryption(t *testing.T, path, port string) {
 		t.Fatalf("decrypted requests differ from tshark's:\n got  %d: %v\n want %d: %v", len(got), got, len(want), want)
 	}
 	t.Logf("%d decrypted requests match tshark", len(got))
+
+	// The same secrets inside the pcapng (editcap --inject-secrets), no
+	// key log given: the same requests.
+	withDSB := filepath.Join(t.TempDir(), "dsb.pcapng")
+	if out, err := exec.Command("editcap", "--inject-secrets", "tls,"+path+".keylog", path, withDSB).CombinedOutput(); err != nil {
+		t.Fatalf("editcap: %v: %s", err, out)
+	}
+	g, err := os.Open(withDSB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	var fromDSB []string
+	if _, err := NewCapture().Analyse(context.Background(), withDSB, g, func(r Record) error {
+		if r.Kind == KindHTTP {
+			fromDSB = append(fromDSB, strconv.Itoa(*r.Stream)+" "+r.Method+" "+r.Path)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(fromDSB)
+	if strings.Join(fromDSB, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("with the secrets block: %d requests, want %d", len(fromDSB), len(want))
+	}
 }

@@ -74,6 +74,7 @@ type tracker struct {
 	streams  int
 	udp      map[flowKey]*udpFlow
 	buffered int // client bytes held across all flows
+	keys     *KeyLog
 }
 
 // udpFlow is one UDP conversation; quic is set once a client Initial was
@@ -96,8 +97,8 @@ type quicFlow struct {
 // maxBufferedTotal caps the client bytes held across all flows.
 const maxBufferedTotal = 256 << 20
 
-func newTracker(file string, c *Capture, emit func(Record) error, st *CaptureStats) *tracker {
-	return &tracker{file: file, c: c, emit: emit, st: st,
+func newTracker(file string, c *Capture, keys *KeyLog, emit func(Record) error, st *CaptureStats) *tracker {
+	return &tracker{file: file, c: c, keys: keys, emit: emit, st: st,
 		flows: make(map[flowKey]*tcpFlow), lru: list.New(), udp: make(map[flowKey]*udpFlow)}
 }
 
@@ -254,7 +255,7 @@ func (t *tracker) deliver(f *tcpFlow, dir int, b []byte, at time.Time) error {
 			return nil
 		}
 		f.clientDir = dir
-		f.client = newClientStream(t.c.Raw, t.c.KeyLog)
+		f.client = newClientStream(t.c.Raw, t.keys)
 	}
 	before := f.client.held()
 	recs, done := f.client.feed(b, at, t.c.Limits.MaxStreamBytes)
