@@ -29,18 +29,47 @@ func TestLiveCaptureAgainstTshark(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("tshark", "-r", path, "-d", "tcp.port=="+strings.TrimSpace(string(port))+",tls",
-		"-Y", "tls.handshake.type == 1",
-		"-T", "fields", "-E", "occurrence=a", "-e", "tcp.stream", "-e", "tls.handshake.ja3").Output()
+	p := strings.TrimSpace(string(port))
+	compareHellosWithTshark(t, path, 60, "-d", "tcp.port=="+p+",tls")
+	liveDecryption(t, path, p)
+}
+
+// TestGeneratedCaptureAgainstTshark does the same on a capture from
+// scripts/gencapture (FP_GENERATED_PCAP, set by scripts/test.sh): TCP
+// hellos over retransmitted and reordered segments, QUIC hellos in
+// coalesced, reordered CRYPTO frames, among HTTP, h2c and bulk flows.
+func TestGeneratedCaptureAgainstTshark(t *testing.T) {
+	path := os.Getenv("FP_GENERATED_PCAP")
+	if path == "" {
+		t.Skip("FP_GENERATED_PCAP is not set; scripts/test.sh sets it to a generated capture")
+	}
+	compareHellosWithTshark(t, path, 200)
+}
+
+// compareHellosWithTshark checks that every ClientHello tshark finds (TCP
+// and QUIC) is reported with tshark's JA3 on the same tcp.stream or
+// udp.stream, and nothing more.
+func compareHellosWithTshark(t *testing.T, path string, atLeast int, tsharkArgs ...string) {
+	args := append([]string{"-r", path}, tsharkArgs...)
+	args = append(args, "-Y", "tls.handshake.type == 1", "-T", "fields", "-E", "occurrence=a",
+		"-e", "tcp.stream", "-e", "udp.stream", "-e", "tls.handshake.ja3")
+	out, err := exec.Command("tshark", args...).Output()
 	if err != nil {
 		t.Fatalf("tshark: %v", err)
 	}
 	var want []string
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		stream, ja3s, _ := strings.Cut(line, "\t")
+	for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) != 3 {
+			t.Fatalf("tshark line %q", line)
+		}
+		transport, stream := "tcp", f[0]
+		if stream == "" {
+			transport, stream = "udp", f[1]
+		}
 		// A frame can carry two hellos (after a HelloRetryRequest).
-		for _, ja3 := range strings.Split(ja3s, ",") {
-			want = append(want, stream+" "+ja3)
+		for _, ja3 := range strings.Split(f[2], ",") {
+			want = append(want, transport+" "+stream+" "+ja3)
 		}
 	}
 	f, err := os.Open(path)
@@ -51,7 +80,7 @@ func TestLiveCaptureAgainstTshark(t *testing.T) {
 	var got []string
 	st, err := NewCapture().Analyse(context.Background(), path, f, func(r Record) error {
 		if r.Kind == KindTLS {
-			got = append(got, strconv.Itoa(*r.Stream)+" "+r.JA3Hash)
+			got = append(got, r.Transport+" "+strconv.Itoa(*r.Stream)+" "+r.JA3Hash)
 		}
 		return nil
 	})
@@ -60,14 +89,13 @@ func TestLiveCaptureAgainstTshark(t *testing.T) {
 	}
 	sort.Strings(want)
 	sort.Strings(got)
-	if len(want) < 60 {
+	if len(want) < atLeast {
 		t.Fatalf("tshark found only %d hellos in %s", len(want), path)
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("hellos differ from tshark's:\n got  %d: %v\n want %d: %v", len(got), got, len(want), want)
 	}
-	t.Logf("%d hellos on %d TCP streams match tshark", len(got), st.TCPFlows)
-	liveDecryption(t, path, strings.TrimSpace(string(port)))
+	t.Logf("%d hellos on %d TCP and %d UDP streams match tshark", len(got), st.TCPFlows, st.UDPFlows)
 }
 
 // liveDecryption decrypts the capture with its key log and checks every

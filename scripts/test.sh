@@ -46,4 +46,8 @@ fi
 FP_GOLDEN_DIR="$live" go test -count=1 -run 'TestGolden' ./fingerprint
 FP_LIVE_PCAP="$live/capture.pcapng" go test -count=1 -run 'TestLiveCaptureAgainstTshark' -v ./analyze
 
+step "generated capture: TCP and QUIC hellos against tshark"
+go run ./scripts/gencapture -out "$live/generated.pcap" -size 20MB -seed 7
+FP_GENERATED_PCAP="$live/generated.pcap" go test -count=1 -run 'TestGeneratedCaptureAgainstTshark' -v ./analyze
+
 step "all passed"
