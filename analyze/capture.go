@@ -46,11 +46,15 @@ type Capture struct {
 	// KeyLog, when set, decrypts TLS 1.3 and TLS 1.2 AEAD connections
 	// whose secrets it holds: their HTTP/1 and HTTP/2 requests are reported.
 	KeyLog *KeyLog
+	// Progress, when set, is called every ProgressEvery packets with the
+	// bytes read so far.
+	Progress      func(bytesRead int64, st CaptureStats)
+	ProgressEvery int64
 }
 
 // NewCapture returns a Capture with the default limits.
 func NewCapture() *Capture {
-	return &Capture{Raw: NewRaw(), Limits: DefaultCaptureLimits()}
+	return &Capture{Raw: NewRaw(), Limits: DefaultCaptureLimits(), ProgressEvery: 1 << 16}
 }
 
 // IsCapture reports whether b starts with a pcap or pcapng magic number.
@@ -144,6 +148,9 @@ func (c *Capture) Analyse(ctx context.Context, file string, r io.Reader, emit fu
 			return st, &InputError{File: file, Err: fmt.Errorf("%w at offset %d after %d packets: %v", ErrDamagedCapture, offset, st.Packets, err)}
 		}
 		st.Packets++
+		if c.Progress != nil && c.ProgressEvery > 0 && st.Packets%c.ProgressEvery == 0 {
+			c.Progress(cr.n-int64(br.Buffered()), st)
+		}
 		pkt, ok := dec.decode(linkType(ci), data)
 		if !ok {
 			st.Skipped++

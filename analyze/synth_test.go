@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/netip"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -281,5 +282,29 @@ func TestCaptureTunnelsAndPreambles(t *testing.T) {
 	}
 	if recs[0].HTTPVersion != "1.1" || recs[1].HTTPVersion != "2" || recs[1].Akamai != wantH2["akamai"] || recs[1].Index != 2 {
 		t.Fatalf("h2c upgrade: %+v / %+v", recs[0].HTTPRecord, recs[1].HTTPRecord)
+	}
+}
+
+func TestCaptureProgress(t *testing.T) {
+	s := pcapsynth.New(layers.LinkTypeEthernet, "")
+	for i := 0; i < 5; i++ {
+		s.Handshake(s.Conn("10.1.1.1:5000"+strconv.Itoa(i), "10.2.2.2:443"))
+	}
+	b, err := s.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewCapture()
+	c.ProgressEvery = 4
+	var calls []int64
+	if _, err := c.Analyse(context.Background(), "p.pcap", bytes.NewReader(b), func(Record) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	c.Progress = func(n int64, st CaptureStats) { calls = append(calls, st.Packets) }
+	if _, err := c.Analyse(context.Background(), "p.pcap", bytes.NewReader(b), func(Record) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 3 || calls[0] != 4 || calls[2] != 12 {
+		t.Fatalf("progress calls at packets %v, want 4, 8, 12 of 15", calls)
 	}
 }

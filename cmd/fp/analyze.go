@@ -14,6 +14,8 @@ import (
 	"path"
 	"strings"
 
+	"golang.org/x/term"
+
 	"github.com/fpwork/fp/analyze"
 )
 
@@ -110,6 +112,9 @@ func runAnalyze(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	enc.SetEscapeHTML(false)
 	emit := func(r analyze.Record) error { return enc.Encode(r) }
 	a := analyzer{raw: analyze.NewRaw(), capture: analyze.NewCapture(), stdin: stdin, stderr: stderr, emit: emit}
+	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		a.progress = true
+	}
 	if *keylog != "" {
 		f, err := os.Open(*keylog)
 		if err != nil {
@@ -141,6 +146,8 @@ type analyzer struct {
 	stdin   io.Reader
 	stderr  io.Writer
 	emit    func(analyze.Record) error
+	// progress: stderr is a terminal, so a capture's progress is shown.
+	progress bool
 }
 
 // maxRawInput caps a raw (non-capture) input, which is read whole.
@@ -163,7 +170,15 @@ func (a *analyzer) input(ctx context.Context, fsys fs.FS, in inputFile) int {
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, _ := br.Peek(4)
 	if in.kind == "" && analyze.IsCapture(head) {
-		st, err := a.capture.Analyse(ctx, in.path, br, a.emit)
+		records := 0
+		emit := func(r analyze.Record) error { records++; return a.emit(r) }
+		if a.progress {
+			a.capture.Progress = func(n int64, st analyze.CaptureStats) {
+				fmt.Fprintf(a.stderr, "\rfp analyze: %s: %.1f MB, %d packets, %d records", in.path, float64(n)/1e6, st.Packets, records)
+			}
+			defer fmt.Fprint(a.stderr, "\r\033[K")
+		}
+		st, err := a.capture.Analyse(ctx, in.path, br, emit)
 		code := exitOK
 		if st.Skipped > 0 {
 			fmt.Fprintf(a.stderr, "fp analyze: %s: %d of %d packets skipped as malformed or not IP\n", in.path, st.Skipped, st.Packets)
