@@ -103,6 +103,11 @@ func TestCaptureHardCases(t *testing.T) {
 		{"gre tunnel", layers.LinkTypeEthernet, "gre", "10.1.1.1:50004", false, []int{0, 1, 2}},
 		{"vxlan tunnel", layers.LinkTypeEthernet, "vxlan", "10.1.1.1:50005", false, []int{0, 2, 1}},
 		{"raw ip link type", layers.LinkTypeRaw, "", "10.1.1.1:50006", false, []int{0, 1, 2}},
+		{"erspan tunnel", layers.LinkTypeEthernet, "erspan", "10.1.1.1:50008", false, []int{0, 1, 2}},
+		{"geneve tunnel, ipv6 inside", layers.LinkTypeEthernet, "geneve", "[2001:db8::1]:50009", false, []int{2, 0, 1}},
+		{"loopback link type", layers.LinkTypeNull, "", "10.1.1.1:50010", false, []int{0, 1, 2}},
+		{"linux cooked v1", layers.LinkTypeLinuxSLL, "", "[2001:db8::1]:50011", false, []int{0, 1, 2}},
+		{"linux cooked v2", layers.LinkTypeLinuxSLL2, "", "10.1.1.1:50012", false, []int{1, 0, 2}},
 		{"picked up mid-stream, no SYN", layers.LinkTypeEthernet, "", "10.1.1.1:50007", true, []int{0, 1, 2}},
 	}
 	for _, tc := range cases {

@@ -17,7 +17,9 @@ import (
 
 // Writer builds pcap files for tests: real frames from gopacket's
 // serialisers (checksums and lengths computed) in a chosen link type and
-// encapsulation ("", "vlan", "gre", "vxlan"), around given payloads.
+// encapsulation ("", "vlan", "gre", "erspan", "vxlan", "geneve"), around
+// given payloads. Link types: Ethernet, raw IP, Null/loopback, Linux
+// cooked v1 and v2 (the last three without tunnels).
 type Writer struct {
 	err   error // the first error; later calls do nothing
 	buf   bytes.Buffer
@@ -119,10 +121,38 @@ func (s *Writer) outer(inner []gopacket.SerializableLayer) []gopacket.Serializab
 	tunnelIP := func(proto layers.IPProtocol) *layers.IPv4 {
 		return &layers.IPv4{Version: 4, TTL: 64, Protocol: proto, SrcIP: net.IP{192, 0, 2, 1}, DstIP: net.IP{192, 0, 2, 2}}
 	}
-	if s.link == layers.LinkTypeRaw {
+	proto := ethType(inner[0])
+	switch s.link {
+	case layers.LinkTypeRaw:
 		return inner
+	case layers.LinkTypeNull:
+		family := layers.ProtocolFamilyIPv4
+		if proto == layers.EthernetTypeIPv6 {
+			family = layers.ProtocolFamilyIPv6Linux
+		}
+		return append([]gopacket.SerializableLayer{&layers.Loopback{Family: family}}, inner...)
+	case layers.LinkTypeLinuxSLL:
+		// packet type, ARPHRD, address length, address (8), protocol
+		hdr := []byte{0, 0, 3, 4, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, byte(proto >> 8), byte(proto)}
+		return append([]gopacket.SerializableLayer{gopacket.Payload(hdr)}, inner...)
+	case layers.LinkTypeLinuxSLL2:
+		// protocol, reserved, interface index, ARPHRD, packet type, address length, address (8)
+		hdr := []byte{byte(proto >> 8), byte(proto), 0, 0, 0, 0, 0, 1, 3, 4, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0}
+		return append([]gopacket.SerializableLayer{gopacket.Payload(hdr)}, inner...)
 	}
 	switch s.encap {
+	case "erspan":
+		return append([]gopacket.SerializableLayer{eth(layers.EthernetTypeIPv4), tunnelIP(layers.IPProtocolGRE),
+			&layers.GRE{Protocol: layers.EthernetTypeERSPAN, SeqPresent: true, Seq: 1},
+			&layers.ERSPANII{Version: 1, VLANIdentifier: 0, SessionID: 1, Index: 1}, eth(proto)}, inner...)
+	case "geneve":
+		udp := &layers.UDP{SrcPort: 49152, DstPort: 6081}
+		outerIP := tunnelIP(layers.IPProtocolUDP)
+		if err := udp.SetNetworkLayerForChecksum(outerIP); err != nil && s.err == nil {
+			s.err = err
+		}
+		return append([]gopacket.SerializableLayer{eth(layers.EthernetTypeIPv4), outerIP, udp,
+			&layers.Geneve{Protocol: layers.EthernetTypeTransparentEthernetBridging, VNI: 7}, eth(proto)}, inner...)
 	case "vlan":
 		return append([]gopacket.SerializableLayer{eth(layers.EthernetTypeDot1Q),
 			&layers.Dot1Q{VLANIdentifier: 42, Type: ethType(inner[0])}}, inner...)
