@@ -41,7 +41,9 @@ func (c *recordingPacketConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 // quicGoClientDatagrams connects a real quic-go client to a quic-go server
 // on loopback and returns the client's datagrams and both addresses.
 // With retry set, the server answers the first Initial with a Retry.
-func quicGoClientDatagrams(t *testing.T, retry bool) ([][]byte, netip.AddrPort, netip.AddrPort) {
+// versions, when given, are the QUIC versions both ends speak.
+func quicGoClientDatagrams(t *testing.T, retry bool, versions ...quic.Version) ([][]byte, netip.AddrPort, netip.AddrPort) {
+	qc := &quic.Config{Versions: versions}
 	cert, err := selfsigned.Localhost()
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +54,7 @@ func quicGoClientDatagrams(t *testing.T, retry bool) ([][]byte, netip.AddrPort, 
 	}
 	srvTr := &quic.Transport{Conn: srvUDP, VerifySourceAddress: func(net.Addr) bool { return retry }}
 	defer srvTr.Close()
-	ln, err := srvTr.Listen(&tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"fp-test"}}, nil)
+	ln, err := srvTr.Listen(&tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"fp-test"}}, qc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +73,7 @@ func quicGoClientDatagrams(t *testing.T, retry bool) ([][]byte, netip.AddrPort, 
 	rec := &recordingPacketConn{PacketConn: udp}
 	tr := &quic.Transport{Conn: rec}
 	defer tr.Close()
-	conn, err := tr.Dial(ctx, ln.Addr(), &tls.Config{InsecureSkipVerify: true, ServerName: "localhost", NextProtos: []string{"fp-test"}}, nil)
+	conn, err := tr.Dial(ctx, ln.Addr(), &tls.Config{InsecureSkipVerify: true, ServerName: "localhost", NextProtos: []string{"fp-test"}}, qc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,5 +178,34 @@ func TestQUICAfterRetry(t *testing.T) {
 	recs, _, err := analyseCapture(t, capture)
 	if err != nil || len(recs) != 1 || !strings.HasPrefix(recs[0].JA4, "q13d") {
 		t.Fatalf("err %v, records %+v", err, recs)
+	}
+}
+
+// TestQUICVersion2: a quic-go client speaking only QUIC v2 (RFC 9369, other
+// salt and labels, other Initial type bits) gives the same JA4 as over v1.
+func TestQUICVersion2(t *testing.T) {
+	var ja4 [2]string
+	for i, v := range []quic.Version{quic.Version1, quic.Version2} {
+		datagrams, cli, srv := quicGoClientDatagrams(t, false, v)
+		first, err := fingerprint.ParseQUICInitials(datagrams[0])
+		if err != nil || first[0].Version != uint32(v) {
+			t.Fatalf("version %v: %v %+v", v, err, first)
+		}
+		w := pcapsynth.New(layers.LinkTypeEthernet, "")
+		for _, d := range datagrams {
+			w.UDP(cli, srv, d)
+		}
+		capture, err := w.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, _, err := analyseCapture(t, capture)
+		if err != nil || len(recs) != 1 {
+			t.Fatalf("version %v: %d records, err %v", v, len(recs), err)
+		}
+		ja4[i] = recs[0].JA4
+	}
+	if ja4[0] != ja4[1] || !strings.HasPrefix(ja4[1], "q13d") {
+		t.Fatalf("JA4 over v1 %s, over v2 %s", ja4[0], ja4[1])
 	}
 }
