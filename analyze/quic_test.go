@@ -96,17 +96,9 @@ func TestCaptureQUICFromQuicGo(t *testing.T) {
 	// quic-go sent out of order across packets; a new connection then.
 	for attempt := 1; attempt <= 5; attempt++ {
 		datagrams, cli, srv := quicGoClientDatagrams(t, false)
-		w := pcapsynth.New(layers.LinkTypeEthernet, "")
-		other := w.Conn("10.9.9.9:40000", "10.2.2.2:80") // stream numbers are per transport
-		w.Handshake(other)
-		for _, d := range datagrams {
-			w.UDP(cli, srv, d)
-		}
-		capture, err := w.Bytes()
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs, st, err := analyseCapture(t, capture)
+		capture, recs, st, err := analyseDatagrams(t, datagrams, cli, srv, func(w *pcapsynth.Writer) {
+			w.Handshake(w.Conn("10.9.9.9:40000", "10.2.2.2:80")) // stream numbers are per transport
+		})
 		if err != nil || st.Skipped != 0 {
 			t.Fatalf("err %v %+v", err, st)
 		}
@@ -167,15 +159,7 @@ func TestQUICAfterRetry(t *testing.T) {
 	if dcids < 2 || withToken == 0 {
 		t.Fatalf("%d connection IDs keyed Initials, %d Initials with a token carried CRYPTO data", dcids, withToken)
 	}
-	w := pcapsynth.New(layers.LinkTypeEthernet, "")
-	for _, d := range datagrams {
-		w.UDP(cli, srv, d)
-	}
-	capture, err := w.Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs, _, err := analyseCapture(t, capture)
+	_, recs, _, err := analyseDatagrams(t, datagrams, cli, srv, nil)
 	if err != nil || len(recs) != 1 || !strings.HasPrefix(recs[0].JA4, "q13d") {
 		t.Fatalf("err %v, records %+v", err, recs)
 	}
@@ -191,15 +175,7 @@ func TestQUICVersion2(t *testing.T) {
 		if err != nil || first[0].Version != uint32(v) {
 			t.Fatalf("version %v: %v %+v", v, err, first)
 		}
-		w := pcapsynth.New(layers.LinkTypeEthernet, "")
-		for _, d := range datagrams {
-			w.UDP(cli, srv, d)
-		}
-		capture, err := w.Bytes()
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs, _, err := analyseCapture(t, capture)
+		_, recs, _, err := analyseDatagrams(t, datagrams, cli, srv, nil)
 		if err != nil || len(recs) != 1 {
 			t.Fatalf("version %v: %d records, err %v", v, len(recs), err)
 		}
@@ -208,4 +184,23 @@ func TestQUICVersion2(t *testing.T) {
 	if ja4[0] != ja4[1] || !strings.HasPrefix(ja4[1], "q13d") {
 		t.Fatalf("JA4 over v1 %s, over v2 %s", ja4[0], ja4[1])
 	}
+}
+
+// analyseDatagrams writes a client's datagrams into a capture (after what
+// before writes, if set) and analyses it.
+func analyseDatagrams(t *testing.T, datagrams [][]byte, cli, srv netip.AddrPort, before func(*pcapsynth.Writer)) ([]byte, []Record, CaptureStats, error) {
+	t.Helper()
+	w := pcapsynth.New(layers.LinkTypeEthernet, "")
+	if before != nil {
+		before(w)
+	}
+	for _, d := range datagrams {
+		w.UDP(cli, srv, d)
+	}
+	capture, err := w.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, st, err := analyseCapture(t, capture)
+	return capture, recs, st, err
 }
