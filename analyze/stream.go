@@ -23,7 +23,16 @@ const (
 // ServerHello.
 const maxServerHelloBytes = 64 << 10
 
-var http2PrefaceStart = []byte("PRI * HTTP/2.0")
+// http2PrefaceStart is the start of the HTTP/2 connection preface.
+const http2PrefaceStart = "PRI * HTTP/2.0"
+
+// startsHTTP2 reports whether b starts with the preface, or is a start of it.
+func startsHTTP2(b []byte) bool {
+	if len(b) >= len(http2PrefaceStart) {
+		return string(b[:len(http2PrefaceStart)]) == http2PrefaceStart
+	}
+	return len(b) > 0 && string(b) == http2PrefaceStart[:len(b)]
+}
 
 // looksLikeClient reports whether the first bytes of a direction are
 // those of a client: a TLS handshake record, the HTTP/2 preface, or an
@@ -36,7 +45,7 @@ func modeOf(b []byte) streamMode {
 	switch {
 	case len(b) >= 1 && b[0] == 0x16:
 		return modeTLS
-	case bytes.HasPrefix(b, http2PrefaceStart) || bytes.HasPrefix(http2PrefaceStart, b):
+	case startsHTTP2(b):
 		return modeHTTP2
 	case looksLikeRequestLine(b):
 		return modeHTTP1
@@ -70,9 +79,8 @@ type clientStream struct {
 	hellos  int
 	tunnels int // CONNECT and SOCKS exchanges followed
 	// HTTP/1
-	requests  int
-	inBody    *fingerprint.HTTPRequest
-	bodyStart int // stream offset where the pending body starts
+	requests int
+	inBody   *fingerprint.HTTPRequest
 	// HTTP/2
 	h2        *fingerprint.HTTP2Parser
 	h2Base    int // stream offset of the preface
@@ -503,7 +511,7 @@ func (cs *clientStream) readHTTP1() ([]Record, bool) {
 		if len(cs.buf) == 0 {
 			return recs, false
 		}
-		if bytes.HasPrefix(cs.buf, http2PrefaceStart) || bytes.HasPrefix(http2PrefaceStart, cs.buf) {
+		if startsHTTP2(cs.buf) {
 			// h2c after an upgrade, or prior knowledge after HTTP/1.
 			cs.mode = modeHTTP2
 			return recs, false
