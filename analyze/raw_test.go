@@ -9,7 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gopacket/gopacket/layers"
+
 	"github.com/fpwork/fp/fingerprint"
+	"github.com/fpwork/fp/internal/pcapsynth"
 	"github.com/fpwork/fp/internal/selfsigned"
 )
 
@@ -86,6 +89,21 @@ func TestHelloRetryRequestGivesTwoHellos(t *testing.T) {
 	// raw hellos differ, not the cipher and extension lists.
 	if recs[0].JA4 != recs[1].JA4 {
 		t.Errorf("JA4 %s then %s", recs[0].JA4, recs[1].JA4)
+	}
+
+	// The same bytes in a capture, in 100-byte segments: index 1 and 2 on
+	// one stream.
+	w := pcapsynth.New(layers.LinkTypeEthernet, "")
+	conn := w.Conn("10.1.1.1:50000", "10.2.2.2:443")
+	w.Handshake(conn)
+	client := rec.got.Bytes()
+	for off := 0; off < len(client); off += 100 {
+		w.TCP(conn, true, "A", conn.CliSeq+uint32(off), client[off:min(off+100, len(client))])
+	}
+	capRecs, _, err := analyseSynth(t, w)
+	if err != nil || len(capRecs) != 2 || capRecs[0].Index != 1 || capRecs[1].Index != 2 ||
+		capRecs[1].JA3Hash != recs[1].JA3Hash || *capRecs[1].Stream != 0 {
+		t.Fatalf("capture: err %v, records %+v", err, capRecs)
 	}
 }
 
