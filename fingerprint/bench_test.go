@@ -3,18 +3,16 @@ package fingerprint_test
 import (
 	"crypto/tls"
 	"encoding/hex"
-	"net"
 	"os"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
 	"golang.org/x/tools/txtar"
 
 	"github.com/fpwork/fp/fingerprint"
 	"github.com/fpwork/fp/internal/selfsigned"
+	"github.com/fpwork/fp/internal/threadcpu"
 )
 
 // The speed target: parse + JA3 + JA4 of a ~2 KB Chrome hello costs under
@@ -124,65 +122,17 @@ func serverConfig(b *testing.B) *tls.Config {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return &tls.Config{
-		Certificates:     []tls.Certificate{cert},
-		MinVersion:       tls.VersionTLS13,
-		CurvePreferences: []tls.CurveID{tls.X25519},
-		// net.Pipe is synchronous: a ticket nobody reads would block.
-		SessionTicketsDisabled: true,
-	}
+	return threadcpu.TLSServerConfig(cert)
 }
 
-// threadCPU returns the CPU time the calling OS thread has used, from the
-// kernel's per-thread clock (nanosecond resolution).
-func threadCPU() time.Duration {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
-		panic(err)
-	}
-	return time.Duration(ts.Nano())
-}
-
-// serverHandshakes runs n TLS 1.3 handshakes over in-memory pipes and
-// returns the CPU time the server side used (its goroutine is locked to
-// one OS thread, whose CPU clock is read around each handshake; the thread
-// sleeps while waiting for the client, so the client's work is not
-// counted).
+// serverHandshakes returns the server-side CPU time of n handshakes.
 func serverHandshakes(b *testing.B, cfg *tls.Config, n int) time.Duration {
 	b.Helper()
-	clientCfg := &tls.Config{InsecureSkipVerify: true, ServerName: "localhost",
-		MinVersion: tls.VersionTLS13, CurvePreferences: []tls.CurveID{tls.X25519}}
-	total := make(chan time.Duration)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		var sum time.Duration
-		for i := 0; i < n; i++ {
-			c, s := net.Pipe()
-			errc := make(chan error, 1)
-			go func() {
-				errc <- tls.Client(c, clientCfg).Handshake()
-			}()
-			srv := tls.Server(s, cfg)
-			start := threadCPU()
-			err := srv.Handshake()
-			sum += threadCPU() - start
-			if cerr := <-errc; err != nil || cerr != nil {
-				panic("handshake: " + errorString(err) + " / " + errorString(cerr))
-			}
-			c.Close()
-			s.Close()
-		}
-		total <- sum
-	}()
-	return <-total
-}
-
-func errorString(err error) string {
-	if err == nil {
-		return "ok"
+	d, err := threadcpu.ServerHandshakes(cfg, n, nil)
+	if err != nil {
+		b.Fatal(err)
 	}
-	return err.Error()
+	return d
 }
 
 // BenchmarkTLS13ServerHandshake is the baseline: the server's CPU time per
@@ -211,22 +161,22 @@ func BenchmarkFingerprintBudget(b *testing.B) {
 	var ch fingerprint.ClientHello
 	for b.Loop() {
 		hs += serverHandshakes(b, cfg, handshakes)
-		fpCPU += onThread(func() {
+		fpCPU += threadcpu.Run(func() {
 			for i := 0; i < handshakes; i++ {
 				parseJA3JA4(raw)
 			}
 		})
-		allCPU += onThread(func() {
+		allCPU += threadcpu.Run(func() {
 			for i := 0; i < handshakes; i++ {
 				allTLS(raw)
 			}
 		})
-		fpReused += onThread(func() {
+		fpReused += threadcpu.Run(func() {
 			for i := 0; i < handshakes; i++ {
 				parseJA3JA4Into(&ch, raw)
 			}
 		})
-		allReused += onThread(func() {
+		allReused += threadcpu.Run(func() {
 			for i := 0; i < handshakes; i++ {
 				allTLSInto(&ch, raw)
 			}
@@ -238,19 +188,6 @@ func BenchmarkFingerprintBudget(b *testing.B) {
 	b.ReportMetric(pct(fpReused), "ja3ja4-reused-%")
 	b.ReportMetric(pct(allReused), "all-tls-reused-%")
 	b.ReportMetric(float64(hs.Nanoseconds())/float64(b.N*handshakes), "server-cpu-ns/handshake")
-}
-
-// onThread runs f on one locked OS thread and returns the CPU time it used.
-func onThread(f func()) time.Duration {
-	done := make(chan time.Duration)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		start := threadCPU()
-		f()
-		done <- threadCPU() - start
-	}()
-	return <-done
 }
 
 func BenchmarkJA4H(b *testing.B) {
