@@ -25,7 +25,7 @@ step "go test -race"
 go test -race -count=1 ./...
 
 step "fuzzers (${FUZZTIME:-5s} each)"
-for pkg in ./fingerprint ./analyze; do
+for pkg in ./fingerprint ./analyze ./capture; do
   for f in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz'); do
     go test "$pkg" -run '^$' -fuzz "^$f\$" -fuzztime "${FUZZTIME:-5s}"
   done
