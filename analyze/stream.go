@@ -3,7 +3,6 @@ package analyze
 import (
 	"bytes"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/fpwork/fp/fingerprint"
@@ -80,7 +79,8 @@ type clientStream struct {
 	tunnels int // CONNECT and SOCKS exchanges followed
 	// HTTP/1
 	requests int
-	inBody   *fingerprint.HTTPRequest
+	h1       *fingerprint.HTTP1Parser
+	h1Base   int // stream offset where the HTTP/1 parser started
 	// HTTP/2
 	h2        *fingerprint.HTTP2Parser
 	h2Base    int // stream offset of the preface
@@ -492,52 +492,40 @@ func (cs *clientStream) readRecords(maxHeld int) ([]Record, bool) {
 }
 
 func (cs *clientStream) readHTTP1() ([]Record, bool) {
+	if cs.h1 == nil {
+		cs.h1, cs.h1Base = fingerprint.NewHTTP1Parser(cs.raw.HTTP1), cs.base
+	}
+	reqs, n, err := cs.h1.Write(cs.buf)
 	var recs []Record
-	for {
-		if cs.inBody != nil {
-			n, complete, err := cs.inBody.BodyLen(cs.buf)
-			if err != nil {
-				return recs, true
-			}
-			if !complete {
-				return recs, false
-			}
-			cs.inBody = nil
-			cs.consume(n)
-		}
-		for len(cs.buf) > 0 && (cs.buf[0] == '\r' || cs.buf[0] == '\n') {
-			cs.consume(1)
-		}
-		if len(cs.buf) == 0 {
-			return recs, false
-		}
-		if startsHTTP2(cs.buf) {
-			// h2c after an upgrade, or prior knowledge after HTTP/1.
-			cs.mode = modeHTTP2
-			return recs, false
-		}
-		r, n, err := fingerprint.ParseHTTP1Head(cs.buf, cs.raw.HTTP1)
-		switch {
-		case errors.Is(err, fingerprint.ErrTruncated):
-			return recs, false
-		case err != nil:
-			return recs, true
-		}
+	for _, r := range reqs {
 		cs.requests++
 		rec := httpRecord("", cs.requests, r, nil)
-		rec.Time = cs.timeAt(cs.base)
+		rec.Time = cs.timeAt(cs.h1Base + r.Offset)
 		recs = append(recs, rec)
-		cs.consume(n)
-		if strings.EqualFold(r.Method, "CONNECT") && cs.tunnels < maxTunnels {
-			// The tunnel's bytes follow: detect them afresh.
-			cs.tunnels++
-			cs.mode = 0
-			return recs, false
-		}
-		// r aliases buf; BodyLen reads only its headers, copied strings.
-		r.Raw = nil
-		cs.inBody = r
 	}
+	cs.consume(n)
+	if err != nil {
+		return recs, true
+	}
+	switch cs.h1.Stopped() {
+	case fingerprint.HTTP1Connect:
+		if cs.tunnels >= maxTunnels {
+			return recs, true
+		}
+		// The tunnel's bytes follow: detect them afresh.
+		cs.tunnels++
+		cs.h1, cs.mode = nil, 0
+	case fingerprint.HTTP1HTTP2:
+		// h2c after an upgrade, or prior knowledge after HTTP/1: the bytes
+		// the parser held are the start of the preface.
+		rest := cs.h1.Rest()
+		cs.buf = append(append([]byte(nil), rest...), cs.buf...)
+		cs.base -= len(rest)
+		cs.h1, cs.mode = nil, modeHTTP2
+	case fingerprint.HTTP1Upgrade:
+		return recs, true // a websocket or other protocol: not ours to read
+	}
+	return recs, false
 }
 
 func (cs *clientStream) feedHTTP2(b []byte) ([]Record, bool) {

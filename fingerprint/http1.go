@@ -211,22 +211,10 @@ func (r *HTTPRequest) BodyLen(b []byte) (n int, complete bool, err error) {
 // messageBodyLen returns the length of the body that follows r's head in
 // b, and whether b holds all of it.
 func messageBodyLen(r *HTTPRequest, b []byte) (int, bool, error) {
-	chunked := false
-	contentLength := int64(-1)
-	for _, h := range r.Headers {
-		switch {
-		case strings.EqualFold(h.Name, "Transfer-Encoding"):
-			codings := strings.Split(h.Value, ",")
-			chunked = strings.EqualFold(strings.TrimSpace(codings[len(codings)-1]), "chunked")
-		case strings.EqualFold(h.Name, "Content-Length"):
-			n, err := strconv.ParseInt(h.Value, 10, 64)
-			if err != nil || n < 0 {
-				return 0, false, http1Err(0, "invalid Content-Length", ErrMalformed)
-			}
-			contentLength = n
-		}
-	}
+	chunked, contentLength, err := bodyFraming(r)
 	switch {
+	case err != nil:
+		return 0, false, err
 	case chunked:
 		return chunkedLen(b)
 	case contentLength >= 0:
@@ -236,6 +224,26 @@ func messageBodyLen(r *HTTPRequest, b []byte) (int, bool, error) {
 		return int(contentLength), true, nil
 	}
 	return 0, true, nil
+}
+
+// bodyFraming reads how a request's body is framed: chunked (the last
+// transfer coding), or a Content-Length (-1 when absent).
+func bodyFraming(r *HTTPRequest) (chunked bool, contentLength int64, err error) {
+	contentLength = -1
+	for _, h := range r.Headers {
+		switch {
+		case strings.EqualFold(h.Name, "Transfer-Encoding"):
+			codings := strings.Split(h.Value, ",")
+			chunked = strings.EqualFold(strings.TrimSpace(codings[len(codings)-1]), "chunked")
+		case strings.EqualFold(h.Name, "Content-Length"):
+			n, err := strconv.ParseInt(h.Value, 10, 64)
+			if err != nil || n < 0 {
+				return false, 0, http1Err(0, "invalid Content-Length", ErrMalformed)
+			}
+			contentLength = n
+		}
+	}
+	return chunked, contentLength, nil
 }
 
 // chunkedLen returns the length of a chunked body at the start of b,
