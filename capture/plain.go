@@ -1,0 +1,228 @@
+package capture
+
+import (
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/fpwork/fp/fingerprint"
+)
+
+// Protocol is what a PlainConn carries.
+type Protocol uint8
+
+// Protocols of a connection's plaintext.
+const (
+	ProtocolHTTP1 Protocol = iota + 1 // HTTP/1.x (an h2c preface switches it to HTTP2)
+	ProtocolHTTP2                     // HTTP/2 (ALPN h2, or prior-knowledge h2c)
+)
+
+// PlainConn wraps a connection's plaintext side (a *tls.Conn after the
+// handshake, or the raw connection on a plain port) and parses what the
+// client sends as the server reads it: each HTTP/1 head, exactly as sent,
+// or the HTTP/2 frames with one HPACK decoder, so a request's record
+// exists before its handler runs. Handlers claim their request's record.
+type PlainConn struct {
+	net.Conn
+	limits plainLimits
+
+	mu      sync.Mutex
+	proto   Protocol
+	h1      *fingerprint.HTTP1Parser
+	heads   []*fingerprint.HTTPRequest // HTTP/1 heads not yet claimed, in order
+	h2      *fingerprint.HTTP2Parser
+	claimed map[*fingerprint.HTTPRequest]bool // HTTP/2 requests claimed
+	stopped bool                              // parsing ended (error, limit, or not HTTP)
+	reason  string                            // why it ended early
+}
+
+type plainLimits struct {
+	http1     fingerprint.HTTP1Limits
+	http2     fingerprint.HTTP2Limits
+	maxQueued int // unclaimed HTTP/1 heads kept
+}
+
+// NewPlainConn wraps c, whose client speaks proto.
+func NewPlainConn(c net.Conn, proto Protocol) *PlainConn {
+	pc := &PlainConn{Conn: c, proto: proto, claimed: map[*fingerprint.HTTPRequest]bool{},
+		limits: plainLimits{http1: fingerprint.DefaultHTTP1Limits(), http2: fingerprint.DefaultHTTP2Limits(), maxQueued: 64}}
+	return pc
+}
+
+// Read reads from the connection and parses what it read. Parsing never
+// changes what the reader gets; what it cannot parse ends the recording,
+// with the reason kept.
+func (pc *PlainConn) Read(p []byte) (int, error) {
+	n, err := pc.Conn.Read(p)
+	if n > 0 {
+		pc.mu.Lock()
+		pc.parse(p[:n])
+		pc.mu.Unlock()
+	}
+	return n, err
+}
+
+func (pc *PlainConn) stop(reason string) {
+	pc.stopped, pc.reason = true, reason
+	pc.h1, pc.heads = nil, nil
+}
+
+func (pc *PlainConn) parse(b []byte) {
+	for len(b) > 0 && !pc.stopped {
+		if pc.proto == ProtocolHTTP2 {
+			if pc.h2 == nil {
+				pc.h2 = fingerprint.NewHTTP2Parser(pc.limits.http2)
+			}
+			if err := pc.h2.Write(b); err != nil {
+				pc.stopped, pc.reason = true, err.Error()
+			}
+			return
+		}
+		if pc.h1 == nil {
+			pc.h1 = fingerprint.NewHTTP1Parser(pc.limits.http1)
+		}
+		reqs, n, err := pc.h1.Write(b)
+		for _, r := range reqs {
+			if len(pc.heads) >= pc.limits.maxQueued {
+				pc.stop("more unclaimed HTTP/1 requests than kept")
+				return
+			}
+			pc.heads = append(pc.heads, r)
+		}
+		if err != nil {
+			pc.stop(err.Error())
+			return
+		}
+		switch pc.h1.Stopped() {
+		case fingerprint.HTTP1HTTP2:
+			rest := append(append([]byte(nil), pc.h1.Rest()...), b[n:]...)
+			pc.proto, pc.h1 = ProtocolHTTP2, nil
+			b = rest
+			continue
+		case fingerprint.HTTP1Connect, fingerprint.HTTP1Upgrade:
+			pc.stopped, pc.reason = true, "the connection left HTTP/1 (CONNECT or Upgrade)"
+		}
+		return
+	}
+}
+
+// Stopped reports whether recording ended before the connection did, and
+// why.
+func (pc *PlainConn) Stopped() (bool, string) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	return pc.stopped, pc.reason
+}
+
+// ClaimHTTP1 takes the oldest unclaimed HTTP/1 head: net/http serves a
+// connection's requests in order, so the n-th handler takes the n-th head.
+// ok is false when there is none or its method and target differ from
+// r's (then nothing is taken).
+func (pc *PlainConn) ClaimHTTP1(r *http.Request) (*fingerprint.HTTPRequest, bool) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if len(pc.heads) == 0 {
+		return nil, false
+	}
+	head := pc.heads[0]
+	if head.Method != r.Method || head.Target != r.RequestURI {
+		return nil, false
+	}
+	pc.heads = pc.heads[1:]
+	return head, true
+}
+
+// StreamMatch says how an HTTP/2 request was matched to its record.
+type StreamMatch string
+
+// Outcomes of ClaimHTTP2.
+const (
+	MatchExact     StreamMatch = "exact"     // one open record matched
+	MatchAmbiguous StreamMatch = "ambiguous" // several matched but in different header orders: not guessed
+	MatchNone      StreamMatch = "none"
+)
+
+// ClaimHTTP2 finds the record of an HTTP/2 request: the oldest unclaimed
+// stream with the same method, authority, raw path and header values
+// (golang.org/x/net/http2 does not tell a handler its stream id). When
+// several match and their header orders differ, it returns
+// MatchAmbiguous and claims none of them.
+func (pc *PlainConn) ClaimHTTP2(r *http.Request) (*fingerprint.HTTPRequest, StreamMatch) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.h2 == nil {
+		return nil, MatchNone
+	}
+	var found []*fingerprint.HTTPRequest
+	for _, rec := range pc.h2.Conn().Requests {
+		if !pc.claimed[rec] && sameRequest(rec, r) {
+			found = append(found, rec)
+		}
+	}
+	switch {
+	case len(found) == 0:
+		return nil, MatchNone
+	case len(found) > 1 && !sameOrder(found):
+		return nil, MatchAmbiguous
+	}
+	pc.claimed[found[0]] = true
+	return found[0], MatchExact
+}
+
+// sameRequest compares a record with what net/http decoded.
+func sameRequest(rec *fingerprint.HTTPRequest, r *http.Request) bool {
+	var authority, path string
+	for _, h := range rec.Headers {
+		switch {
+		case h.Name == ":authority":
+			authority = h.Value
+		case h.Name == ":path":
+			path = h.Value
+		case strings.HasPrefix(h.Name, ":"):
+		default:
+			if !containsValue(r.Header.Values(h.Name), h.Value) && !strings.EqualFold(h.Name, "cookie") {
+				return false
+			}
+		}
+	}
+	return rec.Method == r.Method && authority == r.Host && path == r.RequestURI
+}
+
+func containsValue(vs []string, v string) bool {
+	for _, x := range vs {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// sameOrder reports whether the records list the same header names in
+// the same order (then which one is which does not change the result).
+func sameOrder(recs []*fingerprint.HTTPRequest) bool {
+	for _, rec := range recs[1:] {
+		if len(rec.Headers) != len(recs[0].Headers) {
+			return false
+		}
+		for i := range rec.Headers {
+			if rec.Headers[i] != recs[0].Headers[i] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Fingerprints computes the HTTP fingerprints of a claimed request: JA4H,
+// and for HTTP/2 the connection's Akamai fingerprint, read under the
+// connection's lock while frames may still arrive.
+func (pc *PlainConn) Fingerprints(rec *fingerprint.HTTPRequest) fingerprint.HTTPFingerprints {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	var conn *fingerprint.HTTP2Conn
+	if pc.h2 != nil {
+		conn = pc.h2.Conn()
+	}
+	return fingerprint.ComputeHTTP(rec, conn)
+}

@@ -1,0 +1,235 @@
+package capture
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+type plainKey struct{}
+
+// recordHandler answers with what the capture recorded for the request.
+func recordHandler(proto Protocol) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pc := r.Context().Value(plainKey{}).(*PlainConn)
+		out := map[string]any{"path": r.URL.Path}
+		if proto == ProtocolHTTP1 {
+			head, ok := pc.ClaimHTTP1(r)
+			out["ok"] = ok
+			if ok {
+				out["raw"] = string(head.Raw)
+				out["ja4h"] = pc.Fingerprints(head).JA4H
+			}
+		} else {
+			rec, match := pc.ClaimHTTP2(r)
+			out["match"] = string(match)
+			if rec != nil {
+				var names []string
+				for _, h := range rec.Headers {
+					names = append(names, h.Name)
+				}
+				out["names"] = strings.Join(names, ",")
+				out["akamai"] = pc.Fingerprints(rec).Akamai
+			}
+		}
+		json.NewEncoder(w).Encode(out)
+	})
+}
+
+// TestPlainConnHTTP1Pipelined: three pipelined requests, each handler
+// gets its own head, byte for byte.
+func TestPlainConnHTTP1Pipelined(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: recordHandler(ProtocolHTTP1), ReadHeaderTimeout: 5 * time.Second,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, plainKey{}, c.(*PlainConn))
+		}}
+	go srv.Serve(&wrapListener{Listener: ln, wrap: func(c net.Conn) net.Conn { return NewPlainConn(c, ProtocolHTTP1) }})
+	defer srv.Close()
+
+	heads := []string{
+		"GET /one HTTP/1.1\r\nHost: x\r\nuser-agent: A\r\nAccept: */*\r\n\r\n",
+		"POST /two?q=1 HTTP/1.1\r\nAccept: */*\r\nHost: x\r\nContent-Length: 3\r\n\r\n",
+		"GET /three HTTP/1.1\r\nHOST: x\r\nCookie: b=1; a=2\r\n\r\n",
+	}
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, heads[0]+heads[1]+"abc"+heads[2])
+	br := bufio.NewReader(c)
+	for i, want := range heads {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]any
+		json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		if got["ok"] != true || got["raw"] != want {
+			t.Fatalf("request %d: %v, want head %q", i+1, got, want)
+		}
+	}
+}
+
+type wrapListener struct {
+	net.Listener
+	wrap func(net.Conn) net.Conn
+}
+
+func (l *wrapListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return l.wrap(c), nil
+}
+
+// TestPlainConnHTTP2Streams: concurrent h2c streams with different paths
+// are matched to their own records; two streams alike but for their
+// header order are reported as ambiguous, not guessed.
+func TestPlainConnHTTP2Streams(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			pc := NewPlainConn(c, ProtocolHTTP2)
+			go (&http2.Server{}).ServeConn(pc, &http2.ServeConnOpts{
+				Context: context.WithValue(context.Background(), plainKey{}, pc), Handler: recordHandler(ProtocolHTTP2)})
+		}
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var blk bytes.Buffer
+	enc := hpack.NewEncoder(&blk)
+	// One write for everything, so the server reads all the HEADERS
+	// before the first handler runs: streams 5 and 7 are both open then.
+	bw := bufio.NewWriter(c)
+	fr := http2.NewFramer(bw, c)
+	io.WriteString(bw, http2.ClientPreface)
+	fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1 << 20})
+	fr.WriteWindowUpdate(0, 1<<20)
+	streams := []struct {
+		id     uint32
+		fields []string
+	}{
+		{1, []string{":method", "GET", ":authority", "x", ":scheme", "http", ":path", "/a", "accept", "*/*", "user-agent", "u"}},
+		{3, []string{":method", "GET", ":path", "/b", ":scheme", "http", ":authority", "x", "user-agent", "u", "accept", "*/*"}},
+		{5, []string{":method", "GET", ":authority", "x", ":scheme", "http", ":path", "/same", "x-a", "1", "x-b", "2"}},
+		{7, []string{":method", "GET", ":authority", "x", ":scheme", "http", ":path", "/same", "x-b", "2", "x-a", "1"}},
+	}
+	for _, s := range streams {
+		blk.Reset()
+		for i := 0; i < len(s.fields); i += 2 {
+			enc.WriteField(hpack.HeaderField{Name: s.fields[i], Value: s.fields[i+1]})
+		}
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: s.id, BlockFragment: blk.Bytes(), EndHeaders: true, EndStream: true})
+	}
+	bw.Flush()
+	fr = http2.NewFramer(c, c)
+	results := map[uint32]map[string]any{}
+	dec := hpack.NewDecoder(4096, nil)
+	for len(results) < len(streams) {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch f := f.(type) {
+		case *http2.HeadersFrame:
+			dec.DecodeFull(f.HeaderBlockFragment())
+		case *http2.DataFrame:
+			var m map[string]any
+			if json.Unmarshal(f.Data(), &m) == nil {
+				results[f.StreamID] = m
+			}
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				fr.WriteSettingsAck()
+			}
+		}
+	}
+	if r := results[1]; r["match"] != "exact" || r["names"] != ":method,:authority,:scheme,:path,accept,user-agent" || r["akamai"] != "4:1048576|1048576|0|m,a,s,p" {
+		t.Errorf("stream 1: %v", r)
+	}
+	if r := results[3]; r["match"] != "exact" || r["names"] != ":method,:path,:scheme,:authority,user-agent,accept" {
+		t.Errorf("stream 3: %v", r)
+	}
+	// 5 and 7 differ only in header order. The server reads frames while
+	// handlers run, so a handler sees one or both records: it must get
+	// its own or be told the match is ambiguous, never the other's.
+	for id, own := range map[uint32]string{5: "x-a,x-b", 7: "x-b,x-a"} {
+		r := results[id]
+		if r["match"] == "ambiguous" {
+			continue
+		}
+		if r["match"] != "exact" || r["names"] != ":method,:authority,:scheme,:path,"+own {
+			t.Errorf("stream %d got another stream's record: %v", id, r)
+		}
+	}
+}
+
+// TestClaimHTTP2Ambiguous: with both records parsed before either claim,
+// a request alike to both is ambiguous; one that differs in a value is not.
+func TestClaimHTTP2Ambiguous(t *testing.T) {
+	var wire, blk bytes.Buffer
+	enc := hpack.NewEncoder(&blk)
+	wire.WriteString(http2.ClientPreface)
+	fr := http2.NewFramer(&wire, nil)
+	fr.WriteSettings()
+	for _, s := range []struct {
+		id     uint32
+		fields []string
+	}{
+		{1, []string{":method", "GET", ":authority", "x", ":scheme", "http", ":path", "/same", "x-a", "1", "x-b", "2"}},
+		{3, []string{":method", "GET", ":authority", "x", ":scheme", "http", ":path", "/same", "x-b", "2", "x-a", "1"}},
+		{5, []string{":method", "GET", ":authority", "x", ":scheme", "http", ":path", "/same", "x-a", "9", "x-b", "2"}},
+	} {
+		blk.Reset()
+		for i := 0; i < len(s.fields); i += 2 {
+			enc.WriteField(hpack.HeaderField{Name: s.fields[i], Value: s.fields[i+1]})
+		}
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: s.id, BlockFragment: blk.Bytes(), EndHeaders: true, EndStream: true})
+	}
+	pc := NewPlainConn(&fakeConn{r: &wire}, ProtocolHTTP2)
+	io.ReadAll(pc)
+	req := func(a string) *http.Request {
+		r, _ := http.NewRequest("GET", "http://x/same", nil)
+		r.RequestURI, r.Host = "/same", "x"
+		r.Header.Set("X-A", a)
+		r.Header.Set("X-B", "2")
+		return r
+	}
+	if rec, m := pc.ClaimHTTP2(req("1")); m != MatchAmbiguous || rec != nil {
+		t.Fatalf("alike streams: %v %v", m, rec)
+	}
+	if rec, m := pc.ClaimHTTP2(req("9")); m != MatchExact || rec.StreamID != 5 {
+		t.Fatalf("distinct stream: %v %+v", m, rec)
+	}
+	if _, m := pc.ClaimHTTP2(req("9")); m != MatchNone {
+		t.Fatalf("claimed twice: %v", m)
+	}
+}
