@@ -33,6 +33,7 @@ func DefaultCaptureLimits() CaptureLimits {
 type CaptureStats struct {
 	Packets   int64
 	Skipped   int64 // packets that could not be decoded (malformed)
+	Other     int64 // packets without IP and TCP or UDP (ARP, ICMP, ...), IP fragments, unknown link types
 	TCPFlows  int64
 	UDPFlows  int64
 	Evicted   int64 // flows dropped from the table to stay within MaxFlows
@@ -151,9 +152,13 @@ func (c *Capture) Analyse(ctx context.Context, file string, r io.Reader, emit fu
 		if c.Progress != nil && c.ProgressEvery > 0 && st.Packets%c.ProgressEvery == 0 {
 			c.Progress(cr.n-int64(br.Buffered()), st)
 		}
-		pkt, ok := dec.decode(linkType(ci), data)
-		if !ok {
+		pkt, kind := dec.decode(linkType(ci), data)
+		switch kind {
+		case decodeMalformed:
 			st.Skipped++
+			continue
+		case decodeOther:
+			st.Other++
 			continue
 		}
 		pkt.time = ci.Timestamp
@@ -214,9 +219,18 @@ func newDecoder() *decoder {
 	return d
 }
 
+// decodeResult says what a frame turned out to be.
+type decodeResult uint8
+
+const (
+	decodeOK        decodeResult = iota
+	decodeOther                  // fine, but not IP with TCP or UDP
+	decodeMalformed              // a header that cannot be read
+)
+
 // decode returns the packet's innermost IP endpoints and TCP or UDP
-// header; ok is false when there is none or the frame is malformed.
-func (d *decoder) decode(lt layers.LinkType, data []byte) (decodedPacket, bool) {
+// header.
+func (d *decoder) decode(lt layers.LinkType, data []byte) (decodedPacket, decodeResult) {
 	var first gopacket.LayerType
 	switch lt {
 	case layers.LinkTypeEthernet:
@@ -229,18 +243,18 @@ func (d *decoder) decode(lt layers.LinkType, data []byte) (decodedPacket, bool) 
 		first = layers.LayerTypeLoopback
 	case layers.LinkTypeRaw, layers.LinkTypeIPv4, layers.LinkTypeIPv6, 12, 14:
 		if len(data) == 0 {
-			return decodedPacket{}, false
+			return decodedPacket{}, decodeMalformed
 		}
 		first = layers.LayerTypeIPv4
 		if data[0]>>4 == 6 {
 			first = layers.LayerTypeIPv6
 		}
 	default:
-		return decodedPacket{}, false
+		return decodedPacket{}, decodeOther
 	}
 	d.layers = d.layers[:0]
 	if err := d.parsers[first].DecodeLayers(data, &d.layers); err != nil {
-		return decodedPacket{}, false
+		return decodedPacket{}, decodeMalformed
 	}
 	var p decodedPacket
 	var ip netip.Addr
@@ -253,7 +267,7 @@ func (d *decoder) decode(lt layers.LinkType, data []byte) (decodedPacket, bool) 
 			dstIP, _ = netip.AddrFromSlice(d.ip4.DstIP.To4())
 			haveIP, haveL4 = true, false
 			if d.ip4.Flags&layers.IPv4MoreFragments != 0 || d.ip4.FragOffset != 0 {
-				return decodedPacket{}, false // fragments are not reassembled
+				return decodedPacket{}, decodeOther // fragments are not reassembled
 			}
 		case layers.LayerTypeIPv6:
 			ip, _ = netip.AddrFromSlice(d.ip6.SrcIP)
@@ -270,5 +284,8 @@ func (d *decoder) decode(lt layers.LinkType, data []byte) (decodedPacket, bool) 
 			haveL4 = true
 		}
 	}
-	return p, haveIP && haveL4
+	if !haveIP || !haveL4 {
+		return decodedPacket{}, decodeOther
+	}
+	return p, decodeOK
 }

@@ -219,9 +219,13 @@ func TestCaptureDamagedFile(t *testing.T) {
 	s2 := pcapsynth.New(layers.LinkTypeEthernet, "")
 	junk := append([]byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00}, 0x45, 0, 0, 3)
 	s2.Raw(junk)
+	// An ARP request is not malformed: counted apart, no exit code 2.
+	arp := append([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x08, 0x06,
+		0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 10, 1, 1, 1}, make([]byte, 10)...)
+	s2.Raw(arp)
 	_, st, err = analyseSynth(t, s2)
-	if err != nil || st.Skipped != 1 || st.Packets != 1 {
-		t.Fatalf("corrupt frame: %+v, err %v", st, err)
+	if err != nil || st.Skipped != 1 || st.Other != 1 || st.Packets != 2 {
+		t.Fatalf("corrupt frame and ARP: %+v, err %v", st, err)
 	}
 }
 

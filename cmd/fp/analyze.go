@@ -181,7 +181,7 @@ func (a *analyzer) input(ctx context.Context, fsys fs.FS, in inputFile) int {
 		st, err := a.capture.Analyse(ctx, in.path, br, emit)
 		code := exitOK
 		if st.Skipped > 0 {
-			fmt.Fprintf(a.stderr, "fp analyze: %s: %d of %d packets skipped as malformed or not IP\n", in.path, st.Skipped, st.Packets)
+			fmt.Fprintf(a.stderr, "fp analyze: %s: %d of %d packets skipped as malformed\n", in.path, st.Skipped, st.Packets)
 			code = exitSkipped
 		}
 		if err != nil {
