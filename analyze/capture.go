@@ -17,16 +17,17 @@ import (
 
 // CaptureLimits bound the memory one capture file can take, whatever its
 // size: live flows, bytes buffered per flow, out-of-order segments held.
+// Past MaxFlows the least recently seen flow is dropped; if it comes back
+// it gets a new stream number (tshark's numbering then differs).
 type CaptureLimits struct {
-	MaxFlows         int // live TCP flows tracked at once; the oldest idle ones go first
-	MaxStreamBytes   int // client bytes buffered per flow while a hello or head is incomplete
-	MaxPendingSegs   int // out-of-order segments held per direction
-	ClosedFlowLinger time.Duration
+	MaxFlows       int // live TCP flows tracked at once; the oldest idle ones go first
+	MaxStreamBytes int // client bytes buffered per flow while a hello or head is incomplete
+	MaxPendingSegs int // out-of-order segments held per direction
 }
 
 // DefaultCaptureLimits returns the limits fp analyze uses.
 func DefaultCaptureLimits() CaptureLimits {
-	return CaptureLimits{MaxFlows: 65536, MaxStreamBytes: 256 << 10, MaxPendingSegs: 64, ClosedFlowLinger: 2 * time.Minute}
+	return CaptureLimits{MaxFlows: 65536, MaxStreamBytes: 256 << 10, MaxPendingSegs: 64}
 }
 
 // CaptureStats counts what a capture held.
