@@ -108,6 +108,8 @@ func (p *HTTP1Parser) readHead(b []byte) (*HTTPRequest, int, error) {
 			return nil, len(data) - held, nil
 		case bytes.HasPrefix(data, []byte(http2Preface)):
 			return nil, 0, p.stopAt(HTTP1HTTP2, start)
+		case len(data) >= 14 && string(data[:14]) == http2Preface[:14]:
+			return nil, 0, http1Err(start, "broken HTTP/2 connection preface", ErrMalformed)
 		}
 	}
 	if p.upgraded && !looksLikeRequest(data) {
@@ -125,6 +127,11 @@ func (p *HTTP1Parser) readHead(b []byte) (*HTTPRequest, int, error) {
 	}
 	if p.count >= p.lim.MaxRequests {
 		return nil, 0, http1Err(start, "request count exceeds limit", ErrTooLarge)
+	}
+	if n < held {
+		// Only a held preface start can hold a whole head, and that case
+		// is an error above; keep the invariant explicit.
+		return nil, 0, http1Err(start, "request head inside held bytes", ErrMalformed)
 	}
 	p.count++
 	r.Raw = append([]byte(nil), data[:n]...)
