@@ -35,6 +35,10 @@ func ParseHTTP1Head(b []byte, lim HTTP1Limits) (*HTTPRequest, int, error) {
 	}
 	head := b[:end]
 	r := &HTTPRequest{Raw: head}
+	// Names and values are substrings of one copy of the head: one
+	// allocation for all of them.
+	text := string(head)
+	r.Headers = make([]Header, 0, min(bytes.Count(head, []byte{'\n'}), lim.MaxHeaders))
 	lines := head
 	line, lines, lf := cutLine(lines)
 	if lf {
@@ -73,7 +77,11 @@ func ParseHTTP1Head(b []byte, lim HTTP1Limits) (*HTTPRequest, int, error) {
 		if bytes.ContainsAny(name, " \t") {
 			r.Anomalies = append(r.Anomalies, Anomaly{Code: AnomalyWhitespaceBeforeColon, Offset: off})
 		}
-		r.Headers = append(r.Headers, Header{Name: string(name), Value: string(bytes.Trim(value, " \t"))})
+		valueOff := off + len(name) + 1
+		trimmed := bytes.TrimLeft(value, " \t")
+		valueOff += len(value) - len(trimmed)
+		trimmed = bytes.TrimRight(trimmed, " \t")
+		r.Headers = append(r.Headers, Header{Name: text[off : off+len(name)], Value: text[valueOff : valueOff+len(trimmed)]})
 	}
 	return r, end, nil
 }

@@ -27,36 +27,39 @@ func JA4HOf(r *HTTPRequest, v JA4HVariant) string {
 // JA4HAll returns JA4H, JA4H_r and JA4H_ro, reading the headers once.
 func JA4HAll(r *HTTPRequest) [3]string {
 	in := newJA4HInput(r)
-	return [3]string{in.render(JA4HHashed), in.render(JA4HRaw), in.render(JA4HRawOriginal)}
+	sorted := in.sortedCookies()
+	return [3]string{in.renderWith(JA4HHashed, sorted), in.renderWith(JA4HRaw, sorted), in.renderWith(JA4HRawOriginal, in.cookies)}
 }
 
 type cookiePair struct{ name, pair string }
 
 type ja4hInput struct {
 	a       string
-	names   string // header names joined with ','
+	names   []byte // header names joined with ','
 	cookies []cookiePair
 }
 
 func newJA4HInput(r *HTTPRequest) ja4hInput {
 	var (
 		hasCookie, hasReferer bool
-		names                 []string
+		names                 = make([]byte, 0, 256)
+		count                 int
 		lang                  string
 		haveLang              bool
 		cookies               []cookiePair
 	)
 	for _, h := range r.Headers {
-		lower := strings.ToLower(h.Name)
 		switch {
 		case strings.HasPrefix(h.Name, ":"):
 			// spec: JA4H Pseudo-headers: excluded.
 			continue
-		case lower == "cookie":
+		case strings.EqualFold(h.Name, "cookie"):
 			hasCookie = true
 			// spec: JA4H c: all Cookie headers, split on ';', trimmed; the
 			// name is what precedes the first '='.
-			for _, part := range strings.Split(h.Value, ";") {
+			for rest := h.Value; rest != ""; {
+				var part string
+				part, rest, _ = strings.Cut(rest, ";")
 				part = strings.TrimSpace(part)
 				if part == "" {
 					continue
@@ -65,27 +68,32 @@ func newJA4HInput(r *HTTPRequest) ja4hInput {
 				cookies = append(cookies, cookiePair{name: name, pair: part})
 			}
 			continue
-		case strings.HasPrefix(lower, "cookie"):
+		case hasPrefixFold(h.Name, "cookie"):
 			// spec: JA4H Corner cases: a name starting with "cookie" is excluded.
 			continue
 		}
 		// spec: JA4H Corner cases: 'r' when a header name contains "referer".
-		if strings.Contains(lower, "referer") {
+		if containsFold(h.Name, "referer") {
 			hasReferer = true
+			if len(h.Name) == len("referer") {
+				continue // spec: JA4H NN and b: Referer excluded.
+			}
 		}
-		if lower == "referer" {
-			continue // spec: JA4H NN and b: Referer excluded.
-		}
-		if lower == "accept-language" && !haveLang {
+		if !haveLang && strings.EqualFold(h.Name, "accept-language") {
 			lang, haveLang = h.Value, true
 		}
-		names = append(names, h.Name)
+		if count > 0 {
+			names = append(names, ',')
+		}
+		names = append(names, h.Name...)
+		count++
 	}
 
 	a := make([]byte, 0, 12)
 	// spec: JA4H method: lowercased, first two characters.
-	method := strings.ToLower(r.Method)
-	a = append(a, method[:min(2, len(method))]...)
+	for i := 0; i < len(r.Method) && i < 2; i++ {
+		a = append(a, lowerASCII(r.Method[i]))
+	}
 	// spec: JA4H version.
 	switch r.Version {
 	case HTTP10:
@@ -101,9 +109,32 @@ func newJA4HInput(r *HTTPRequest) ja4hInput {
 	}
 	a = append(a, flag(hasCookie, 'c'), flag(hasReferer, 'r'))
 	// spec: JA4H NN: header names without Cookie, Referer, pseudo-headers.
-	a = appendTwoDigits(a, len(names))
+	a = appendTwoDigits(a, count)
 	a = append(a, ja4hLang(lang, haveLang)...)
-	return ja4hInput{a: string(a), names: strings.Join(names, ","), cookies: cookies}
+	return ja4hInput{a: string(a), names: names, cookies: cookies}
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// hasPrefixFold is strings.HasPrefix with ASCII case folding.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// containsFold reports whether s contains the lowercase ASCII word sub,
+// ignoring case.
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
 }
 
 func flag(set bool, c byte) byte {
@@ -125,31 +156,52 @@ func ja4hLang(v string, present bool) string {
 }
 
 func (in ja4hInput) render(v JA4HVariant) string {
-	cookies := in.cookies
-	if v != JA4HRawOriginal {
-		// spec: JA4H c: cookie names sorted byte-wise; equal names keep their
-		// order (stable sort).
-		cookies = slices.Clone(cookies)
-		slices.SortStableFunc(cookies, func(x, y cookiePair) int { return strings.Compare(x.name, y.name) })
+	if v == JA4HRawOriginal {
+		return in.renderWith(v, in.cookies)
 	}
-	var names, pairs []string
-	for _, c := range cookies {
-		names = append(names, c.name)
-		pairs = append(pairs, c.pair)
+	return in.renderWith(v, in.sortedCookies())
+}
+
+// sortedCookies returns the cookies sorted by name, byte-wise; equal names
+// keep their order (spec: JA4H c, stable sort).
+func (in ja4hInput) sortedCookies() []cookiePair {
+	if len(in.cookies) < 2 {
+		return in.cookies
 	}
-	cookieNames, cookiePairs := strings.Join(names, ","), strings.Join(pairs, ",")
+	sorted := slices.Clone(in.cookies)
+	slices.SortStableFunc(sorted, func(x, y cookiePair) int { return strings.Compare(x.name, y.name) })
+	return sorted
+}
+
+// renderWith renders variant v with the cookies in the given order.
+func (in ja4hInput) renderWith(v JA4HVariant, cookies []cookiePair) string {
+	var nbuf, pbuf [512]byte
+	nb, pb := nbuf[:0], pbuf[:0]
+	for i, c := range cookies {
+		if i > 0 {
+			nb, pb = append(nb, ','), append(pb, ',')
+		}
+		nb, pb = append(nb, c.name...), append(pb, c.pair...)
+	}
+	var buf [1024]byte
+	b := buf[:0]
+	b = append(append(b, in.a...), '_')
 	if v == JA4HHashed {
 		// spec: JA4H b: sha12 of the names; no header left hashes the empty
 		// string. c and d: 000000000000 without cookies.
-		c, d := emptyHash12, emptyHash12
-		if len(cookies) > 0 {
-			c, d = sha12([]byte(cookieNames)), sha12([]byte(cookiePairs))
+		b = appendSHA12(b, in.names)
+		if len(cookies) == 0 {
+			return string(append(b, "_"+emptyHash12+"_"+emptyHash12...))
 		}
-		return in.a + "_" + sha12([]byte(in.names)) + "_" + c + "_" + d
+		b = appendSHA12(append(b, '_'), nb)
+		b = appendSHA12(append(b, '_'), pb)
+		return string(b)
 	}
+	b = append(append(b, in.names...), '_')
 	if len(cookies) == 0 {
 		// spec: JA4H Corner cases: JA4H_r without cookies ends "a_b_".
-		return in.a + "_" + in.names + "_"
+		return string(b)
 	}
-	return in.a + "_" + in.names + "_" + cookieNames + "_" + cookiePairs
+	b = append(append(append(b, nb...), '_'), pb...)
+	return string(b)
 }
