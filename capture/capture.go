@@ -120,9 +120,21 @@ func (c *Conn) ClientHello() (*fingerprint.ClientHello, []byte, error) {
 // contextKey is the type of the context key of a connection's record.
 type contextKey struct{}
 
-// ConnContext is an http.Server ConnContext: it puts the recording Conn
-// under a *tls.Conn (or the Conn itself) into the connection's context.
+// plainKey is the context key of a connection's PlainConn.
+type plainKey struct{}
+
+// ConnContext is an http.Server ConnContext. It puts the connection's
+// records into its context: the PlainConn a TLSListener (or a plain-port
+// wrapper) returned, and the ClientHello recorder, under a *tls.Conn when
+// net/http did the handshake itself.
 func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	if pc, ok := c.(*PlainConn); ok {
+		ctx = context.WithValue(ctx, plainKey{}, pc)
+		if pc.hello != nil {
+			ctx = context.WithValue(ctx, contextKey{}, pc.hello)
+		}
+		return ctx
+	}
 	if tc, ok := c.(*tls.Conn); ok {
 		c = tc.NetConn()
 	}
@@ -132,9 +144,16 @@ func ConnContext(ctx context.Context, c net.Conn) context.Context {
 	return ctx
 }
 
-// FromContext returns the recording Conn of a request's connection.
+// FromContext returns the ClientHello recorder of a request's connection.
 func FromContext(ctx context.Context) (*Conn, bool) {
 	c, ok := ctx.Value(contextKey{}).(*Conn)
+	return c, ok
+}
+
+// PlainFromContext returns the plaintext recorder of a request's
+// connection.
+func PlainFromContext(ctx context.Context) (*PlainConn, bool) {
+	c, ok := ctx.Value(plainKey{}).(*PlainConn)
 	return c, ok
 }
 

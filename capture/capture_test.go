@@ -101,13 +101,24 @@ func get(t *testing.T, conn net.Conn) map[string]any {
 
 func goldenExpect(t *testing.T, name string) map[string]string {
 	t.Helper()
+	return goldenSection(t, name, "expect-tls.txt")
+}
+
+func goldenHTTPExpect(t *testing.T, name string) map[string]string {
+	t.Helper()
+	return goldenSection(t, name, "expect-http.txt")
+}
+
+// goldenSection reads a "key value" section of a golden capture.
+func goldenSection(t *testing.T, name, section string) map[string]string {
+	t.Helper()
 	a, err := txtar.ParseFile(filepath.Join("..", "fingerprint", "testdata", "golden", name+".txtar"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := map[string]string{}
 	for _, f := range a.Files {
-		if f.Name == "expect-tls.txt" {
+		if f.Name == section {
 			for _, line := range strings.Split(string(f.Data), "\n") {
 				if k, v, ok := strings.Cut(line, " "); ok {
 					m[k] = v

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"crypto/tls"
 	"net"
 	"net/http"
 	"strings"
@@ -26,6 +27,8 @@ const (
 type PlainConn struct {
 	net.Conn
 	limits plainLimits
+	hello  *Conn                // the raw side's recorder, when TLS
+	tls    *tls.ConnectionState // the handshake's result, when TLS
 
 	mu      sync.Mutex
 	proto   Protocol
@@ -106,6 +109,14 @@ func (pc *PlainConn) parse(b []byte) {
 		return
 	}
 }
+
+// Hello returns the recorder of the connection's ClientHello (nil on a
+// plain port).
+func (pc *PlainConn) Hello() *Conn { return pc.hello }
+
+// TLS returns the connection's TLS state (nil on a plain port); net/http
+// leaves Request.TLS nil for a connection it did not handshake itself.
+func (pc *PlainConn) TLS() *tls.ConnectionState { return pc.tls }
 
 // Stopped reports whether recording ended before the connection did, and
 // why.

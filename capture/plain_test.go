@@ -16,12 +16,10 @@ import (
 	"golang.org/x/net/http2/hpack"
 )
 
-type plainKey struct{}
-
 // recordHandler answers with what the capture recorded for the request.
 func recordHandler(proto Protocol) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		pc := r.Context().Value(plainKey{}).(*PlainConn)
+		pc, _ := PlainFromContext(r.Context())
 		out := map[string]any{"path": r.URL.Path}
 		if proto == ProtocolHTTP1 {
 			head, ok := pc.ClaimHTTP1(r)
@@ -54,9 +52,7 @@ func TestPlainConnHTTP1Pipelined(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: recordHandler(ProtocolHTTP1), ReadHeaderTimeout: 5 * time.Second,
-		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			return context.WithValue(ctx, plainKey{}, c.(*PlainConn))
-		}}
+		ConnContext: ConnContext}
 	go srv.Serve(&wrapListener{Listener: ln, wrap: func(c net.Conn) net.Conn { return NewPlainConn(c, ProtocolHTTP1) }})
 	defer srv.Close()
 

@@ -1,0 +1,112 @@
+package capture
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+)
+
+// TLSListener terminates TLS itself so that the plaintext can be recorded:
+// it accepts raw connections, records each ClientHello (Conn), runs the
+// handshake with crypto/tls on a goroutine of its own, and returns from
+// Accept a PlainConn over the *tls.Conn, speaking HTTP/2 when ALPN chose
+// "h2". Serve it with a net/http Server whose Protocols include
+// UnencryptedHTTP2: to net/http the connection is already plaintext.
+// r.TLS is then nil; the TLS state is PlainConn.TLS, reachable through
+// ConnContext.
+type TLSListener struct {
+	inner   net.Listener
+	config  *tls.Config
+	limits  Limits
+	timeout time.Duration
+	log     *slog.Logger
+
+	ready  chan *PlainConn
+	done   chan struct{}
+	once   sync.Once
+	errMu  sync.Mutex
+	accErr error
+}
+
+// NewTLSListener starts accepting on inner. Handshakes that take longer
+// than timeout are dropped (and logged).
+func NewTLSListener(inner net.Listener, config *tls.Config, lim Limits, timeout time.Duration, log *slog.Logger) *TLSListener {
+	l := &TLSListener{inner: inner, config: config, limits: lim, timeout: timeout, log: log,
+		ready: make(chan *PlainConn), done: make(chan struct{})}
+	go l.acceptLoop()
+	return l
+}
+
+func (l *TLSListener) acceptLoop() {
+	for {
+		raw, err := l.inner.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			l.errMu.Lock()
+			l.accErr = err
+			l.errMu.Unlock()
+			l.Close()
+			return
+		}
+		go l.handshake(raw)
+	}
+}
+
+func (l *TLSListener) handshake(raw net.Conn) {
+	rec := NewConn(raw, l.limits)
+	tc := tls.Server(rec, l.config)
+	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		l.log.Debug("capture: TLS handshake failed", "remote", raw.RemoteAddr().String(), "err", err)
+		raw.Close()
+		return
+	}
+	state := tc.ConnectionState()
+	proto := ProtocolHTTP1
+	if state.NegotiatedProtocol == "h2" {
+		proto = ProtocolHTTP2
+	}
+	pc := NewPlainConn(tc, proto)
+	pc.hello, pc.tls = rec, &state
+	select {
+	case l.ready <- pc:
+	case <-l.done:
+		tc.Close()
+	}
+}
+
+// Accept returns the next connection whose handshake completed.
+func (l *TLSListener) Accept() (net.Conn, error) {
+	select {
+	case pc := <-l.ready:
+		return pc, nil
+	case <-l.done:
+		l.errMu.Lock()
+		defer l.errMu.Unlock()
+		if l.accErr != nil {
+			return nil, l.accErr
+		}
+		return nil, net.ErrClosed
+	}
+}
+
+// Close stops accepting; connections already returned stay open.
+func (l *TLSListener) Close() error {
+	var err error
+	l.once.Do(func() {
+		close(l.done)
+		err = l.inner.Close()
+	})
+	return err
+}
+
+// Addr is the inner listener's address.
+func (l *TLSListener) Addr() net.Addr { return l.inner.Addr() }

@@ -1,0 +1,131 @@
+package capture
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/fpwork/fp/fingerprint"
+	"github.com/fpwork/fp/internal/selfsigned"
+)
+
+// fingerprintServer serves through a TLSListener with net/http (HTTP/1
+// and, on ALPN h2, unencrypted HTTP/2 over the decrypted stream) and
+// answers with the recorded fingerprints.
+func fingerprintServer(t *testing.T) string {
+	t.Helper()
+	cert, err := selfsigned.Localhost()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := NewTLSListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}},
+		DefaultLimits(), 5*time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv := &http.Server{ConnContext: ConnContext, ReadHeaderTimeout: 5 * time.Second,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			pc, ok := PlainFromContext(r.Context())
+			if !ok || pc.TLS() == nil {
+				http.Error(w, "no records", 500)
+				return
+			}
+			ch, _, err := pc.Hello().ClientHello()
+			if err != nil {
+				http.Error(w, err.Error(), 500)
+				return
+			}
+			var rec *fingerprint.HTTPRequest
+			match := "exact"
+			if r.ProtoMajor == 2 {
+				var m StreamMatch
+				rec, m = pc.ClaimHTTP2(r)
+				match = string(m)
+			} else if head, ok := pc.ClaimHTTP1(r); ok {
+				rec = head
+			}
+			out := map[string]string{"proto": r.Proto, "ja4": fingerprint.JA4(ch, fingerprint.TransportTCP),
+				"tls_version": tls.VersionName(pc.TLS().Version), "match": match}
+			if rec != nil {
+				f := pc.Fingerprints(rec)
+				out["ja4h"], out["akamai"] = f.JA4H, f.Akamai
+			}
+			json.NewEncoder(w).Encode(out)
+		})}
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
+	go srv.Serve(tl)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+// TestTLSListenerWithGoClients: Go's HTTP client over h2 and HTTP/1.1
+// through the TLS listener; the fingerprints recorded equal the golden
+// captures' values for the same client (tshark, read-tls-client-hello).
+func TestTLSListenerWithGoClients(t *testing.T) {
+	addr := fingerprintServer(t)
+	for _, tc := range []struct {
+		golden string
+		h2     bool
+		proto  string
+	}{{"go-1.26-h2", true, "HTTP/2.0"}, {"go-1.26-h1", false, "HTTP/1.1"}} {
+		t.Run(tc.golden, func(t *testing.T) {
+			tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: tc.h2}
+			if !tc.h2 {
+				tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+			}
+			defer tr.CloseIdleConnections()
+			// By name, as the golden client did: the hello carries SNI.
+			_, port, _ := net.SplitHostPort(addr)
+			resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get("https://localhost:" + port + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var got map[string]string
+			if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+				t.Fatal(err)
+			}
+			tlsWant := goldenExpect(t, tc.golden)
+			httpWant := goldenHTTPExpect(t, tc.golden)
+			if got["proto"] != tc.proto || got["ja4"] != tlsWant["ja4"] || got["ja4h"] != httpWant["req1.ja4h"] ||
+				got["akamai"] != httpWant["akamai"] || got["match"] != "exact" || got["tls_version"] != "TLS 1.3" {
+				t.Fatalf("got %v\nwant ja4 %s ja4h %s akamai %q", got, tlsWant["ja4"], httpWant["req1.ja4h"], httpWant["akamai"])
+			}
+		})
+	}
+}
+
+// TestTLSListenerSurvivesBadClients: a client that sends garbage, or
+// stops mid-hello, costs its own connection only.
+func TestTLSListenerSurvivesBadClients(t *testing.T) {
+	addr := fingerprintServer(t)
+	for _, junk := range []string{"GET / HTTP/1.1\r\n\r\n", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, junk)
+		if junk[0] == 'G' {
+			io.ReadAll(c) // the server answers with an alert and closes
+		}
+		c.Close()
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get("https://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d after bad clients", resp.StatusCode)
+	}
+}
