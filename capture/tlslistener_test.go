@@ -129,3 +129,57 @@ func TestTLSListenerSurvivesBadClients(t *testing.T) {
 		t.Fatalf("status %d after bad clients", resp.StatusCode)
 	}
 }
+
+// TestPlainPortH2C: on a plain port, a prior-knowledge h2c client and an
+// HTTP/1.1 client share one net/http server; the recorder switches to
+// HTTP/2 at the preface and the h2c request gets the golden Akamai of
+// Go's HTTP/2 client.
+func TestPlainPortH2C(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{ConnContext: ConnContext, ReadHeaderTimeout: 5 * time.Second,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			pc, _ := PlainFromContext(r.Context())
+			var rec *fingerprint.HTTPRequest
+			if r.ProtoMajor == 2 {
+				rec, _ = pc.ClaimHTTP2(r)
+			} else {
+				rec, _ = pc.ClaimHTTP1(r)
+			}
+			if rec == nil {
+				http.Error(w, "no record", 500)
+				return
+			}
+			f := pc.Fingerprints(rec)
+			json.NewEncoder(w).Encode(map[string]string{"proto": r.Proto, "ja4h": f.JA4H, "akamai": f.Akamai})
+		})}
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
+	go srv.Serve(&wrapListener{Listener: ln, wrap: func(c net.Conn) net.Conn { return NewPlainConn(c, ProtocolHTTP1) }})
+	defer srv.Close()
+
+	h2c := &http.Transport{Protocols: new(http.Protocols)}
+	h2c.Protocols.SetUnencryptedHTTP2(true)
+	defer h2c.CloseIdleConnections()
+	for _, tc := range []struct {
+		tr    *http.Transport
+		proto string
+	}{{h2c, "HTTP/2.0"}, {&http.Transport{}, "HTTP/1.1"}} {
+		resp, err := (&http.Client{Transport: tc.tr, Timeout: 5 * time.Second}).Get("http://" + ln.Addr().String() + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]string
+		json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || got["proto"] != tc.proto {
+			t.Fatalf("%s: status %d, %v", tc.proto, resp.StatusCode, got)
+		}
+		if tc.proto == "HTTP/2.0" && got["akamai"] != goldenHTTPExpect(t, "go-1.26-h2")["akamai"] {
+			t.Fatalf("h2c akamai %q", got["akamai"])
+		}
+	}
+}
