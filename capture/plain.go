@@ -225,6 +225,19 @@ func sameOrder(recs []*fingerprint.HTTPRequest) bool {
 	return true
 }
 
+// WithHTTP2 calls f with the connection's HTTP/2 record under the
+// connection's lock (frames may still arrive); f must not keep it. It
+// reports whether the connection speaks HTTP/2.
+func (pc *PlainConn) WithHTTP2(f func(*fingerprint.HTTP2Conn)) bool {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.h2 == nil {
+		return false
+	}
+	f(pc.h2.Conn())
+	return true
+}
+
 // Fingerprints computes the HTTP fingerprints of a claimed request: JA4H,
 // and for HTTP/2 the connection's Akamai fingerprint, read under the
 // connection's lock while frames may still arrive.
@@ -236,4 +249,20 @@ func (pc *PlainConn) Fingerprints(rec *fingerprint.HTTPRequest) fingerprint.HTTP
 		conn = pc.h2.Conn()
 	}
 	return fingerprint.ComputeHTTP(rec, conn)
+}
+
+// PlainListener wraps a plain port's connections in PlainConns (HTTP/1,
+// switching to HTTP/2 at a prior-knowledge preface).
+type PlainListener struct{ net.Listener }
+
+// NewPlainListener wraps l.
+func NewPlainListener(l net.Listener) *PlainListener { return &PlainListener{Listener: l} }
+
+// Accept waits for the next connection and wraps it.
+func (l *PlainListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return NewPlainConn(c, ProtocolHTTP1), nil
 }

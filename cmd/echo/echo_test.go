@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/tools/txtar"
+)
+
+// startEcho runs the service on loopback ports chosen by the kernel.
+func startEcho(t *testing.T) (httpsPort, httpAddr string) {
+	t.Helper()
+	cfg, err := parseConfig([]string{"echo", "--https-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"},
+		func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addrs := make(chan [2]string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func(a, b string) { addrs <- [2]string{a, b} })
+	}()
+	a := <-addrs
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	_, port, _ := net.SplitHostPort(a[0])
+	return port, a[1]
+}
+
+// golden reads a "key value" section of a golden capture.
+func golden(t *testing.T, name, section string) map[string]string {
+	t.Helper()
+	a, err := txtar.ParseFile(filepath.Join("..", "..", "fingerprint", "testdata", "golden", name+".txtar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, f := range a.Files {
+		if f.Name == section {
+			for _, line := range strings.Split(string(f.Data), "\n") {
+				if k, v, ok := strings.Cut(line, " "); ok {
+					m[k] = v
+				}
+			}
+		}
+	}
+	return m
+}
+
+type report struct {
+	HTTP struct {
+		Version    string      `json:"version"`
+		Method     string      `json:"method"`
+		Path       string      `json:"path"`
+		Headers    [][2]string `json:"headers"`
+		Body       string      `json:"body"`
+		BodyBase64 string      `json:"body_base64"`
+		BodyLength int64       `json:"body_length"`
+	} `json:"http"`
+	TLS *struct {
+		SNI          string `json:"sni"`
+		CipherSuites []struct {
+			ID     uint16 `json:"id"`
+			GREASE bool   `json:"grease"`
+		} `json:"cipher_suites"`
+		ClientHelloHex string `json:"client_hello_hex"`
+	} `json:"tls"`
+	Fingerprints map[string]string `json:"fingerprints"`
+	HTTP2        *struct {
+		Settings []struct {
+			ID    uint16 `json:"id"`
+			Value uint32 `json:"value"`
+		} `json:"settings"`
+		PseudoHeaderOrder []string `json:"pseudo_header_order"`
+	} `json:"http2"`
+	Capture struct {
+		StreamMatch string `json:"stream_match"`
+	} `json:"capture"`
+}
+
+func decode(t *testing.T, body []byte) report {
+	t.Helper()
+	var r report
+	if err := json.Unmarshal(body, &r); err != nil {
+		t.Fatalf("not JSON: %v: %s", err, body)
+	}
+	return r
+}
+
+func goClient(h2 bool) *http.Client {
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: h2}
+	if !h2 {
+		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	}
+	return &http.Client{Transport: tr, Timeout: 5 * time.Second}
+}
+
+// TestEchoGoClients: the echo of Go's client over h2 and HTTP/1.1 carries
+// the golden captures' JA4 (npm oracle), JA4H and Akamai (tshark), the
+// headers in wire order, and the hello's raw bytes.
+func TestEchoGoClients(t *testing.T) {
+	port, _ := startEcho(t)
+	for _, tc := range []struct {
+		golden  string
+		h2      bool
+		version string
+		first   string
+	}{{"go-1.26-h2", true, "HTTP/2.0", ":authority"}, {"go-1.26-h1", false, "HTTP/1.1", "Host"}} {
+		t.Run(tc.golden, func(t *testing.T) {
+			c := goClient(tc.h2)
+			defer c.Transport.(*http.Transport).CloseIdleConnections()
+			resp, err := c.Get("https://localhost:" + port + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			r := decode(t, body)
+			tlsWant, httpWant := golden(t, tc.golden, "expect-tls.txt"), golden(t, tc.golden, "expect-http.txt")
+			if r.HTTP.Version != tc.version || len(r.HTTP.Headers) == 0 || r.HTTP.Headers[0][0] != tc.first {
+				t.Fatalf("http %+v", r.HTTP)
+			}
+			if r.Fingerprints["ja4"] != tlsWant["ja4"] || r.Fingerprints["ja4h"] != httpWant["req1.ja4h"] ||
+				r.Fingerprints["akamai"] != httpWant["akamai"] {
+				t.Fatalf("fingerprints %v, want ja4 %s ja4h %s akamai %q", r.Fingerprints, tlsWant["ja4"], httpWant["req1.ja4h"], httpWant["akamai"])
+			}
+			if r.TLS == nil || r.TLS.SNI != "localhost" || len(r.TLS.CipherSuites) == 0 || r.TLS.ClientHelloHex[:2] != "16" {
+				t.Fatalf("tls %+v", r.TLS)
+			}
+			if tc.h2 && (r.HTTP2 == nil || len(r.HTTP2.Settings) == 0 || r.Capture.StreamMatch != "exact") {
+				t.Fatalf("http2 %+v, capture %+v", r.HTTP2, r.Capture)
+			}
+		})
+	}
+}
+
+// TestEchoBodies: a UTF-8 body comes back as text, another as base64.
+func TestEchoBodies(t *testing.T) {
+	_, plain := startEcho(t)
+	for _, body := range [][]byte{[]byte("héllo"), {0xff, 0xfe, 0x00}} {
+		resp, err := http.Post("http://"+plain+"/up?x=1", "application/octet-stream", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		r := decode(t, raw)
+		if r.HTTP.Method != "POST" || r.HTTP.Path != "/up" || r.HTTP.BodyLength != int64(len(body)) {
+			t.Fatalf("%+v", r.HTTP)
+		}
+		if (r.HTTP.Body == string(body)) == (r.HTTP.BodyBase64 != "") {
+			t.Fatalf("body %q base64 %q", r.HTTP.Body, r.HTTP.BodyBase64)
+		}
+	}
+}
+
+// TestEchoCurl: curl over h2, HTTP/1.1 and prior-knowledge h2c. Over h2
+// the JA3 and Akamai equal tshark's for the same curl command (golden).
+func TestEchoCurl(t *testing.T) {
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("curl is missing; scripts/install-deps.sh installs it")
+		}
+		t.Skip("curl not installed")
+	}
+	port, plain := startEcho(t)
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		version string
+	}{
+		{"h2", []string{"-sS", "-k", "--http2", "https://localhost:" + port + "/"}, "HTTP/2.0"},
+		{"h1", []string{"-sS", "-k", "--http1.1", "https://localhost:" + port + "/"}, "HTTP/1.1"},
+		{"h2c", []string{"-sS", "--http2-prior-knowledge", "http://" + plain + "/"}, "HTTP/2.0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := exec.Command(curl, tc.args...).Output()
+			if err != nil {
+				t.Fatalf("curl: %v", err)
+			}
+			r := decode(t, out)
+			if r.HTTP.Version != tc.version {
+				t.Fatalf("version %s", r.HTTP.Version)
+			}
+			want, httpWant := golden(t, "curl-7.88-h2", "expect-tls.txt"), golden(t, "curl-7.88-h2", "expect-http.txt")
+			if tc.name == "h2" && (r.Fingerprints["ja3_hash"] != want["ja3_hash"] || r.Fingerprints["akamai"] != httpWant["akamai"]) {
+				t.Fatalf("curl h2: ja3 %s akamai %q, want %s %q", r.Fingerprints["ja3_hash"], r.Fingerprints["akamai"], want["ja3_hash"], httpWant["akamai"])
+			}
+			if tc.name == "h2c" && r.Fingerprints["akamai"] != httpWant["akamai"] {
+				t.Fatalf("curl h2c akamai %q", r.Fingerprints["akamai"])
+			}
+		})
+	}
+}

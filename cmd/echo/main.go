@@ -1,0 +1,170 @@
+// Command echo answers any request with JSON describing exactly what the
+// client sent: the request as on the wire, the TLS ClientHello, the HTTP/2
+// preface and every fingerprint.
+//
+//	echo [--https-addr 127.0.0.1:8443] [--http-addr 127.0.0.1:8080] [--cert F --key F]
+//
+// Every flag has an ECHO_* environment variable (ECHO_HTTPS_ADDR, ...).
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fpwork/fp/capture"
+	"github.com/fpwork/fp/internal/selfsigned"
+	"github.com/fpwork/fp/web"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args, os.Getenv, os.Stderr)
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "echo:", err)
+		os.Exit(1)
+	}
+}
+
+// config is what the flags and ECHO_* variables set.
+type config struct {
+	httpsAddr, httpAddr string
+	certFile, keyFile   string
+	maxBody             int64
+	handshakeTimeout    time.Duration
+	readHeaderTimeout   time.Duration
+	idleTimeout         time.Duration
+	maxHeaderBytes      int
+}
+
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("echo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	env := func(name, def string) string {
+		if v := getenv("ECHO_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))); v != "" {
+			return v
+		}
+		return def
+	}
+	str := func(p *string, name, def, usage string) {
+		fs.StringVar(p, name, env(name, def), usage+" (env ECHO_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_"))+")")
+	}
+	str(&c.httpsAddr, "https-addr", "127.0.0.1:8443", "HTTPS listen address; empty disables it")
+	str(&c.httpAddr, "http-addr", "127.0.0.1:8080", "plain HTTP (HTTP/1.1 and prior-knowledge h2c) listen address; empty disables it")
+	str(&c.certFile, "cert", "", "certificate file (PEM); without it a self-signed one is made at start")
+	str(&c.keyFile, "key", "", "private key file (PEM) of --cert")
+	var maxBody, hs, rh, idle, mhb string
+	str(&maxBody, "max-body", "1048576", "request body bytes echoed; the rest is read and counted")
+	str(&hs, "handshake-timeout", "10s", "TLS handshake timeout")
+	str(&rh, "read-header-timeout", "10s", "time to read a request head (slowloris)")
+	str(&idle, "idle-timeout", "60s", "keep-alive idle timeout")
+	str(&mhb, "max-header-bytes", "65536", "request head bytes")
+	if err := fs.Parse(args[1:]); err != nil {
+		return c, err
+	}
+	var err error
+	for _, p := range []struct {
+		s string
+		d *time.Duration
+	}{{hs, &c.handshakeTimeout}, {rh, &c.readHeaderTimeout}, {idle, &c.idleTimeout}} {
+		if *p.d, err = time.ParseDuration(p.s); err != nil {
+			return c, fmt.Errorf("bad duration %q: %w", p.s, err)
+		}
+	}
+	if _, err := fmt.Sscan(maxBody, &c.maxBody); err != nil {
+		return c, fmt.Errorf("bad --max-body %q", maxBody)
+	}
+	if _, err := fmt.Sscan(mhb, &c.maxHeaderBytes); err != nil {
+		return c, fmt.Errorf("bad --max-header-bytes %q", mhb)
+	}
+	return c, nil
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	cfg, err := parseConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	return serve(ctx, cfg, log, nil)
+}
+
+// serve runs the listeners until ctx ends, then shuts down gracefully.
+// ready, when set, gets the bound addresses (for tests with port 0).
+func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(httpsAddr, httpAddr string)) error {
+	var cert tls.Certificate
+	var err error
+	if cfg.certFile != "" {
+		cert, err = tls.LoadX509KeyPair(cfg.certFile, cfg.keyFile)
+	} else {
+		cert, err = selfsigned.Localhost()
+	}
+	if err != nil {
+		return err
+	}
+	handler := &web.Echo{Limits: web.EchoLimits{MaxBody: cfg.maxBody}}
+	newServer := func() *http.Server {
+		s := &http.Server{Handler: handler, ConnContext: capture.ConnContext, ReadHeaderTimeout: cfg.readHeaderTimeout,
+			IdleTimeout: cfg.idleTimeout, MaxHeaderBytes: cfg.maxHeaderBytes, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+		s.Protocols = new(http.Protocols)
+		s.Protocols.SetHTTP1(true)
+		s.Protocols.SetUnencryptedHTTP2(true)
+		return s
+	}
+	var servers []*http.Server
+	errc := make(chan error, 2)
+	var httpsAddr, httpAddr string
+	if cfg.httpsAddr != "" {
+		ln, err := net.Listen("tcp", cfg.httpsAddr)
+		if err != nil {
+			return err
+		}
+		tl := capture.NewTLSListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}},
+			capture.DefaultLimits(), cfg.handshakeTimeout, log)
+		s := newServer()
+		servers = append(servers, s)
+		httpsAddr = ln.Addr().String()
+		go func() { errc <- s.Serve(tl) }()
+		log.Info("echo: serving HTTPS", "addr", httpsAddr)
+	}
+	if cfg.httpAddr != "" {
+		ln, err := net.Listen("tcp", cfg.httpAddr)
+		if err != nil {
+			return err
+		}
+		s := newServer()
+		servers = append(servers, s)
+		httpAddr = ln.Addr().String()
+		go func() { errc <- s.Serve(capture.NewPlainListener(ln)) }()
+		log.Info("echo: serving plain HTTP", "addr", httpAddr)
+	}
+	if ready != nil {
+		ready(httpsAddr, httpAddr)
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return err
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, s := range servers {
+		if err := s.Shutdown(shutdown); err != nil {
+			return err
+		}
+	}
+	return nil
+}
