@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"golang.org/x/tools/txtar"
 )
 
@@ -208,5 +209,75 @@ func TestEchoCurl(t *testing.T) {
 				t.Fatalf("curl h2c akamai %q", r.Fingerprints["akamai"])
 			}
 		})
+	}
+}
+
+// TestEchoWebsocket: the three subprotocols over HTTP/1.1 upgrades, on
+// /ws and on any path; none offered is echo; unknown ones get 400.
+func TestEchoWebsocket(t *testing.T) {
+	port, plain := startEcho(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	httpsClient := goClient(false)
+	for _, tc := range []struct {
+		url      string
+		protos   []string
+		text     string
+		wantText string
+	}{
+		{"wss://localhost:" + port + "/ws", []string{"echo"}, "MiXeD", "MiXeD"},
+		{"wss://localhost:" + port + "/anything", []string{"echo-upper"}, "MiXeD", "MIXED"},
+		{"ws://" + plain + "/ws", []string{"nope", "echo-lower"}, "MiXeD", "mixed"},
+		{"ws://" + plain + "/ws", nil, "MiXeD", "MiXeD"},
+	} {
+		client := http.DefaultClient
+		if strings.HasPrefix(tc.url, "wss") {
+			client = httpsClient
+		}
+		c, _, err := websocket.Dial(ctx, tc.url, &websocket.DialOptions{Subprotocols: tc.protos, HTTPClient: client})
+		if err != nil {
+			t.Fatalf("%s %v: %v", tc.url, tc.protos, err)
+		}
+		if err := c.Write(ctx, websocket.MessageText, []byte(tc.text)); err != nil {
+			t.Fatal(err)
+		}
+		if typ, msg, err := c.Read(ctx); err != nil || typ != websocket.MessageText || string(msg) != tc.wantText {
+			t.Fatalf("%v: %v %q %v, want %q", tc.protos, typ, msg, err, tc.wantText)
+		}
+		bin := []byte{0xff, 'a', 'B'}
+		c.Write(ctx, websocket.MessageBinary, bin)
+		if typ, msg, err := c.Read(ctx); err != nil || typ != websocket.MessageBinary || !bytes.Equal(msg, bin) {
+			t.Fatalf("%v binary: %v %x %v", tc.protos, typ, msg, err)
+		}
+		c.Close(websocket.StatusNormalClosure, "")
+	}
+	_, resp, err := websocket.Dial(ctx, "ws://"+plain+"/ws", &websocket.DialOptions{Subprotocols: []string{"chat"}})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("unknown subprotocol: err %v, resp %v", err, resp)
+	}
+}
+
+func TestEchoIP(t *testing.T) {
+	_, plain := startEcho(t)
+	for accept, want := range map[string]string{"": "127.0.0.1\n", "application/json": `{"ip":"127.0.0.1"}` + "\n",
+		"text/html": "<!doctype html><title>Your IP</title><p>127.0.0.1</p>\n"} {
+		req, _ := http.NewRequest("GET", "http://"+plain+"/ip", nil)
+		req.Header.Set("Accept", accept)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != want {
+			t.Errorf("Accept %q: %q", accept, body)
+		}
+	}
+	for _, p := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get("http://" + plain + p)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %v", p, err)
+		}
+		resp.Body.Close()
 	}
 }

@@ -47,6 +47,7 @@ type config struct {
 	readHeaderTimeout   time.Duration
 	idleTimeout         time.Duration
 	maxHeaderBytes      int
+	maxMessage          int64
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -66,12 +67,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	str(&c.httpAddr, "http-addr", "127.0.0.1:8080", "plain HTTP (HTTP/1.1 and prior-knowledge h2c) listen address; empty disables it")
 	str(&c.certFile, "cert", "", "certificate file (PEM); without it a self-signed one is made at start")
 	str(&c.keyFile, "key", "", "private key file (PEM) of --cert")
-	var maxBody, hs, rh, idle, mhb string
+	var maxBody, hs, rh, idle, mhb, maxMsg string
 	str(&maxBody, "max-body", "1048576", "request body bytes echoed; the rest is read and counted")
 	str(&hs, "handshake-timeout", "10s", "TLS handshake timeout")
 	str(&rh, "read-header-timeout", "10s", "time to read a request head (slowloris)")
 	str(&idle, "idle-timeout", "60s", "keep-alive idle timeout")
 	str(&mhb, "max-header-bytes", "65536", "request head bytes")
+	str(&maxMsg, "max-message", "65536", "websocket message bytes")
 	if err := fs.Parse(args[1:]); err != nil {
 		return c, err
 	}
@@ -89,6 +91,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if _, err := fmt.Sscan(mhb, &c.maxHeaderBytes); err != nil {
 		return c, fmt.Errorf("bad --max-header-bytes %q", mhb)
+	}
+	if _, err := fmt.Sscan(maxMsg, &c.maxMessage); err != nil {
+		return c, fmt.Errorf("bad --max-message %q", maxMsg)
 	}
 	return c, nil
 }
@@ -115,7 +120,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(httpsAd
 	if err != nil {
 		return err
 	}
-	handler := &web.Echo{Limits: web.EchoLimits{MaxBody: cfg.maxBody}}
+	handler := web.EchoRouter(&web.Echo{Limits: web.EchoLimits{MaxBody: cfg.maxBody}},
+		&web.WebsocketEcho{MaxMessage: cfg.maxMessage, IdleTimeout: cfg.idleTimeout})
 	newServer := func() *http.Server {
 		s := &http.Server{Handler: handler, ConnContext: capture.ConnContext, ReadHeaderTimeout: cfg.readHeaderTimeout,
 			IdleTimeout: cfg.idleTimeout, MaxHeaderBytes: cfg.maxHeaderBytes, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
