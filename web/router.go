@@ -20,6 +20,8 @@ func EchoRouter(echo *Echo, ws *WebsocketEcho) http.Handler {
 	r.Get("/readyz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	r.Get("/ip", ClientIP)
 	r.HandleFunc("/ws", ws.ServeHTTP)
+	r.Get("/api/clean", echo.APIClean)
+	r.Get("/api/raw", APIRaw)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 			ws.ServeHTTP(w, r)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -18,6 +20,8 @@ import (
 
 	"github.com/coder/websocket"
 	"golang.org/x/tools/txtar"
+
+	"github.com/fpwork/fp/fingerprint"
 )
 
 // startEcho runs the service on loopback ports chosen by the kernel.
@@ -279,5 +283,56 @@ func TestEchoIP(t *testing.T) {
 			t.Fatalf("%s: %v", p, err)
 		}
 		resp.Body.Close()
+	}
+}
+
+// TestEchoPeetCompatibleAPI decodes /api/clean and /api/raw into the field
+// names of tls.peet.ws's answers (as its clients declare them).
+func TestEchoPeetCompatibleAPI(t *testing.T) {
+	port, _ := startEcho(t)
+	var clean struct {
+		JA3           string `json:"ja3"`
+		JA3Hash       string `json:"ja3_hash"`
+		JA4           string `json:"ja4"`
+		JA4R          string `json:"ja4_r"`
+		Akamai        string `json:"akamai"`
+		AkamaiHash    string `json:"akamai_hash"`
+		PeetPrint     string `json:"peetprint"`
+		PeetPrintHash string `json:"peetprint_hash"`
+		HTTPVersion   string `json:"http_version"`
+	}
+	for _, h2 := range []bool{true, false} {
+		c := goClient(h2)
+		resp, err := c.Get("https://localhost:" + port + "/api/clean")
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(resp.Body).Decode(&clean)
+		resp.Body.Close()
+		golden := golden(t, map[bool]string{true: "go-1.26-h2", false: "go-1.26-h1"}[h2], "expect-tls.txt")
+		if clean.JA3Hash != golden["ja3_hash"] || clean.JA4 != golden["ja4"] || clean.PeetPrintHash != golden["peetprint_hash"] {
+			t.Fatalf("h2=%v clean %+v", h2, clean)
+		}
+		if (h2 && (clean.HTTPVersion != "h2" || clean.Akamai == "-")) || (!h2 && (clean.HTTPVersion != "HTTP/1.1" || clean.Akamai != "-")) {
+			t.Fatalf("h2=%v clean %+v", h2, clean)
+		}
+		c.Transport.(*http.Transport).CloseIdleConnections()
+	}
+	resp, err := goClient(true).Get("https://localhost:" + port + "/api/raw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw struct {
+		Raw    string `json:"raw"`
+		RawB64 string `json:"raw_b64"`
+	}
+	json.NewDecoder(resp.Body).Decode(&raw)
+	resp.Body.Close()
+	msg, err := hex.DecodeString(raw.Raw)
+	if err != nil || len(msg) < 4 || msg[0] != 1 || base64.StdEncoding.EncodeToString(msg) != raw.RawB64 {
+		t.Fatalf("raw %+v", raw)
+	}
+	if ch, err := fingerprint.ParseClientHello(msg); err != nil || ch.ServerName != "localhost" {
+		t.Fatalf("raw is not the bare hello: %v", err)
 	}
 }
