@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/pires/go-proxyproto"
 	"golang.org/x/tools/txtar"
 
 	"github.com/fpwork/fp/fingerprint"
@@ -334,5 +336,50 @@ func TestEchoPeetCompatibleAPI(t *testing.T) {
 	}
 	if ch, err := fingerprint.ParseClientHello(msg); err != nil || ch.ServerName != "localhost" {
 		t.Fatalf("raw is not the bare hello: %v", err)
+	}
+}
+
+// TestEchoProxyProtocol: with --proxy-protocol required, the address in a
+// PROXY v2 (and v1) header is the client's; a connection without one is
+// refused while others go on.
+func TestEchoProxyProtocol(t *testing.T) {
+	cfg, err := parseConfig([]string{"echo", "--https-addr", "127.0.0.1:0", "--http-addr", "", "--proxy-protocol", "required"},
+		func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addrs := make(chan string, 1)
+	go serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func(a, _ string) { addrs <- a })
+	addr := <-addrs
+	for _, version := range []byte{1, 2} {
+		raw, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := &net.TCPAddr{IP: net.IPv4(203, 0, 113, 7), Port: 40000 + int(version)}
+		if _, err := proxyproto.HeaderProxyFromAddrs(version, src, raw.RemoteAddr()).WriteTo(raw); err != nil {
+			t.Fatal(err)
+		}
+		tc := tls.Client(raw, &tls.Config{InsecureSkipVerify: true, ServerName: "localhost", NextProtos: []string{"http/1.1"}})
+		io.WriteString(tc, "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(tc), nil)
+		if err != nil {
+			t.Fatalf("v%d: %v", version, err)
+		}
+		var rep struct {
+			Client string `json:"client"`
+		}
+		json.NewDecoder(resp.Body).Decode(&rep)
+		resp.Body.Close()
+		tc.Close()
+		if rep.Client != src.String() {
+			t.Fatalf("v%d: client %q, want %s", version, rep.Client, src)
+		}
+	}
+	// No header: refused.
+	if _, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true}); err == nil {
+		t.Fatal("a connection without a PROXY header was served")
 	}
 }

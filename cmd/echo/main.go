@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pires/go-proxyproto"
+
 	"github.com/fpwork/fp/capture"
 	"github.com/fpwork/fp/internal/selfsigned"
 	"github.com/fpwork/fp/web"
@@ -48,6 +50,7 @@ type config struct {
 	idleTimeout         time.Duration
 	maxHeaderBytes      int
 	maxMessage          int64
+	proxyProtocol       string // off, optional, required
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -74,6 +77,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	str(&idle, "idle-timeout", "60s", "keep-alive idle timeout")
 	str(&mhb, "max-header-bytes", "65536", "request head bytes")
 	str(&maxMsg, "max-message", "65536", "websocket message bytes")
+	str(&c.proxyProtocol, "proxy-protocol", "off", "PROXY protocol v1/v2 header before each connection: off, optional or required; its address becomes the client's")
 	if err := fs.Parse(args[1:]); err != nil {
 		return c, err
 	}
@@ -94,6 +98,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if _, err := fmt.Sscan(maxMsg, &c.maxMessage); err != nil {
 		return c, fmt.Errorf("bad --max-message %q", maxMsg)
+	}
+	switch c.proxyProtocol {
+	case "off", "optional", "required":
+	default:
+		return c, fmt.Errorf("bad --proxy-protocol %q: want off, optional or required", c.proxyProtocol)
 	}
 	return c, nil
 }
@@ -133,8 +142,20 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(httpsAd
 	var servers []*http.Server
 	errc := make(chan error, 2)
 	var httpsAddr, httpAddr string
+	listen := func(addr string) (net.Listener, error) {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil || cfg.proxyProtocol == "off" {
+			return ln, err
+		}
+		policy := proxyproto.USE
+		if cfg.proxyProtocol == "required" {
+			policy = proxyproto.REQUIRE
+		}
+		return &proxyproto.Listener{Listener: ln, ReadHeaderTimeout: cfg.handshakeTimeout,
+			ConnPolicy: func(proxyproto.ConnPolicyOptions) (proxyproto.Policy, error) { return policy, nil }}, nil
+	}
 	if cfg.httpsAddr != "" {
-		ln, err := net.Listen("tcp", cfg.httpsAddr)
+		ln, err := listen(cfg.httpsAddr)
 		if err != nil {
 			return err
 		}
@@ -147,7 +168,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(httpsAd
 		log.Info("echo: serving HTTPS", "addr", httpsAddr)
 	}
 	if cfg.httpAddr != "" {
-		ln, err := net.Listen("tcp", cfg.httpAddr)
+		ln, err := listen(cfg.httpAddr)
 		if err != nil {
 			return err
 		}
