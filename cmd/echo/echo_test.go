@@ -383,3 +383,33 @@ func TestEchoProxyProtocol(t *testing.T) {
 		t.Fatal("a connection without a PROXY header was served")
 	}
 }
+
+// TestEchoRateLimit: past the burst a client gets 429 with Retry-After;
+// the limit is per client address.
+func TestEchoRateLimit(t *testing.T) {
+	cfg, err := parseConfig([]string{"echo", "--https-addr", "", "--http-addr", "127.0.0.1:0", "--rate", "0.5", "--rate-burst", "2"},
+		func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addrs := make(chan string, 1)
+	go serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func(_, b string) { addrs <- b })
+	addr := <-addrs
+	var codes []int
+	for i := 0; i < 3; i++ {
+		resp, err := http.Get("http://" + addr + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		codes = append(codes, resp.StatusCode)
+		if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") != "2" {
+			t.Fatalf("Retry-After %q", resp.Header.Get("Retry-After"))
+		}
+	}
+	if codes[0] != 200 || codes[1] != 200 || codes[2] != http.StatusTooManyRequests {
+		t.Fatalf("status codes %v", codes)
+	}
+}

@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/pires/go-proxyproto"
 
 	"github.com/fpwork/fp/capture"
@@ -51,6 +53,9 @@ type config struct {
 	maxHeaderBytes      int
 	maxMessage          int64
 	proxyProtocol       string // off, optional, required
+	maxConns            int
+	ratePerSecond       float64
+	rateBurst           int
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -70,13 +75,16 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	str(&c.httpAddr, "http-addr", "127.0.0.1:8080", "plain HTTP (HTTP/1.1 and prior-knowledge h2c) listen address; empty disables it")
 	str(&c.certFile, "cert", "", "certificate file (PEM); without it a self-signed one is made at start")
 	str(&c.keyFile, "key", "", "private key file (PEM) of --cert")
-	var maxBody, hs, rh, idle, mhb, maxMsg string
+	var maxBody, hs, rh, idle, mhb, maxMsg, maxConns, rateS, burst string
 	str(&maxBody, "max-body", "1048576", "request body bytes echoed; the rest is read and counted")
 	str(&hs, "handshake-timeout", "10s", "TLS handshake timeout")
 	str(&rh, "read-header-timeout", "10s", "time to read a request head (slowloris)")
 	str(&idle, "idle-timeout", "60s", "keep-alive idle timeout")
 	str(&mhb, "max-header-bytes", "65536", "request head bytes")
 	str(&maxMsg, "max-message", "65536", "websocket message bytes")
+	str(&maxConns, "max-conns", "10000", "concurrent connections per listener")
+	str(&rateS, "rate", "50", "requests per second per client address (429 with Retry-After past it)")
+	str(&burst, "rate-burst", "100", "requests a client may send at once")
 	str(&c.proxyProtocol, "proxy-protocol", "off", "PROXY protocol v1/v2 header before each connection: off, optional or required; its address becomes the client's")
 	if err := fs.Parse(args[1:]); err != nil {
 		return c, err
@@ -98,6 +106,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if _, err := fmt.Sscan(maxMsg, &c.maxMessage); err != nil {
 		return c, fmt.Errorf("bad --max-message %q", maxMsg)
+	}
+	for _, p := range []struct {
+		s, name string
+		dst     any
+	}{{maxConns, "max-conns", &c.maxConns}, {rateS, "rate", &c.ratePerSecond}, {burst, "rate-burst", &c.rateBurst}} {
+		if _, err := fmt.Sscan(p.s, p.dst); err != nil {
+			return c, fmt.Errorf("bad --%s %q", p.name, p.s)
+		}
 	}
 	switch c.proxyProtocol {
 	case "off", "optional", "required":
@@ -129,8 +145,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(httpsAd
 	if err != nil {
 		return err
 	}
-	handler := web.EchoRouter(&web.Echo{Limits: web.EchoLimits{MaxBody: cfg.maxBody}},
-		&web.WebsocketEcho{MaxMessage: cfg.maxMessage, IdleTimeout: cfg.idleTimeout})
+	handler := web.RateLimit(cfg.ratePerSecond, cfg.rateBurst, 100000, time.Now)(
+		web.EchoRouter(&web.Echo{Limits: web.EchoLimits{MaxBody: cfg.maxBody}},
+			&web.WebsocketEcho{MaxMessage: cfg.maxMessage, IdleTimeout: cfg.idleTimeout}))
 	newServer := func() *http.Server {
 		s := &http.Server{Handler: handler, ConnContext: capture.ConnContext, ReadHeaderTimeout: cfg.readHeaderTimeout,
 			IdleTimeout: cfg.idleTimeout, MaxHeaderBytes: cfg.maxHeaderBytes, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
@@ -144,8 +161,12 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(httpsAd
 	var httpsAddr, httpAddr string
 	listen := func(addr string) (net.Listener, error) {
 		ln, err := net.Listen("tcp", addr)
-		if err != nil || cfg.proxyProtocol == "off" {
-			return ln, err
+		if err != nil {
+			return nil, err
+		}
+		ln = netutil.LimitListener(ln, cfg.maxConns)
+		if cfg.proxyProtocol == "off" {
+			return ln, nil
 		}
 		policy := proxyproto.USE
 		if cfg.proxyProtocol == "required" {
