@@ -8,8 +8,10 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"html/template"
 	"io"
 	"net/http"
+	"strings"
 	"unicode/utf8"
 
 	"crypto/tls"
@@ -126,17 +128,57 @@ type EchoLimits struct {
 // Echo answers every request with its Report.
 type Echo struct {
 	Limits EchoLimits
+	page   *template.Template
 }
 
-// ServeHTTP implements http.Handler.
+// NewEcho returns an Echo with the given limits.
+func NewEcho(lim EchoLimits) *Echo {
+	return &Echo{Limits: lim, page: template.Must(template.New("echo").Parse(echoPageTemplate))}
+}
+
+// ServeHTTP implements http.Handler: JSON, or a page of the same data
+// when the client prefers text/html.
 func (e *Echo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rep := e.Report(r)
+	body, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		http.Error(w, "encoding the report failed", http.StatusInternalServerError)
+		return
+	}
+	if strings.Contains(r.Header.Get("Accept"), "text/html") {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		// Everything is escaped by html/template; nothing is loaded or run.
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+		e.page.Execute(w, struct {
+			Report Report
+			JSON   string
+		}{rep, string(body)})
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Access-Control-Allow-Origin", "*")
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(rep)
+	w.Write(append(body, '\n'))
 }
+
+// echoPageTemplate renders a report for people; html/template escapes
+// every value.
+const echoPageTemplate = `<!doctype html>
+<html lang="en"><meta charset="utf-8"><title>What your client sent</title>
+<h1>What your client sent</h1>
+<dl>
+<dt>HTTP</dt><dd>{{.Report.HTTP.Version}} {{.Report.HTTP.Method}} {{.Report.HTTP.Path}}</dd>
+<dt>JA4</dt><dd>{{.Report.Fingerprints.JA4}}</dd>
+<dt>JA3</dt><dd>{{.Report.Fingerprints.JA3Hash}}</dd>
+<dt>JA4H</dt><dd>{{.Report.Fingerprints.JA4H}}</dd>
+<dt>Akamai</dt><dd>{{.Report.Fingerprints.Akamai}}</dd>
+<dt>PeetPrint</dt><dd>{{.Report.Fingerprints.PeetPrintHash}}</dd>
+</dl>
+<h2>Headers, in the order sent</h2>
+<ol>{{range .Report.HTTP.Headers}}<li><code>{{index . 0}}: {{index . 1}}</code></li>{{end}}</ol>
+<h2>Everything</h2>
+<pre>{{.JSON}}</pre>
+</html>
+`
 
 // Report builds the report of r from the connection's records.
 func (e *Echo) Report(r *http.Request) Report {

@@ -413,3 +413,25 @@ func TestEchoRateLimit(t *testing.T) {
 		t.Fatalf("status codes %v", codes)
 	}
 }
+
+// TestEchoHTMLPage: Accept text/html gives a page with every value
+// escaped and a strict Content-Security-Policy.
+func TestEchoHTMLPage(t *testing.T) {
+	_, plain := startEcho(t)
+	req, _ := http.NewRequest("GET", "http://"+plain+"/<script>alert(1)</script>", nil)
+	req.Header.Set("Accept", "text/html")
+	req.Header.Set("X-Evil", `"><img src=x onerror=alert(1)>`)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.HasPrefix(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
+		t.Fatalf("CSP %q", resp.Header.Get("Content-Security-Policy"))
+	}
+	page := string(body)
+	if strings.Contains(page, "<script>") || strings.Contains(page, "<img") || !strings.Contains(page, "X-Evil") {
+		t.Fatalf("page not escaped or incomplete:\n%s", page)
+	}
+}

@@ -146,7 +146,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(httpsAd
 		return err
 	}
 	handler := web.RateLimit(cfg.ratePerSecond, cfg.rateBurst, 100000, time.Now)(
-		web.EchoRouter(&web.Echo{Limits: web.EchoLimits{MaxBody: cfg.maxBody}},
+		web.EchoRouter(web.NewEcho(web.EchoLimits{MaxBody: cfg.maxBody}),
 			&web.WebsocketEcho{MaxMessage: cfg.maxMessage, IdleTimeout: cfg.idleTimeout}))
 	newServer := func() *http.Server {
 		s := &http.Server{Handler: handler, ConnContext: capture.ConnContext, ReadHeaderTimeout: cfg.readHeaderTimeout,
