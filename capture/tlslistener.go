@@ -24,6 +24,7 @@ type TLSListener struct {
 	limits  Limits
 	timeout time.Duration
 	log     *slog.Logger
+	onShake func(error)
 
 	ready  chan *PlainConn
 	done   chan struct{}
@@ -33,9 +34,10 @@ type TLSListener struct {
 }
 
 // NewTLSListener starts accepting on inner. Handshakes that take longer
-// than timeout are dropped (and logged).
-func NewTLSListener(inner net.Listener, config *tls.Config, lim Limits, timeout time.Duration, log *slog.Logger) *TLSListener {
-	l := &TLSListener{inner: inner, config: config, limits: lim, timeout: timeout, log: log,
+// than timeout are dropped (and logged). onHandshake, when set, is told
+// each handshake's result.
+func NewTLSListener(inner net.Listener, config *tls.Config, lim Limits, timeout time.Duration, log *slog.Logger, onHandshake func(error)) *TLSListener {
+	l := &TLSListener{inner: inner, config: config, limits: lim, timeout: timeout, log: log, onShake: onHandshake,
 		ready: make(chan *PlainConn), done: make(chan struct{})}
 	go l.acceptLoop()
 	return l
@@ -64,7 +66,11 @@ func (l *TLSListener) handshake(raw net.Conn) {
 	tc := tls.Server(rec, l.config)
 	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
 	defer cancel()
-	if err := tc.HandshakeContext(ctx); err != nil {
+	err := tc.HandshakeContext(ctx)
+	if l.onShake != nil {
+		l.onShake(err)
+	}
+	if err != nil {
 		l.log.Debug("capture: TLS handshake failed", "remote", raw.RemoteAddr().String(), "err", err)
 		raw.Close()
 		return

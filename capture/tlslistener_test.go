@@ -28,7 +28,7 @@ func fingerprintServer(t *testing.T) string {
 		t.Fatal(err)
 	}
 	tl := NewTLSListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}},
-		DefaultLimits(), 5*time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		DefaultLimits(), 5*time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	srv := &http.Server{ConnContext: ConnContext, ReadHeaderTimeout: 5 * time.Second,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			pc, ok := PlainFromContext(r.Context())

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"crypto/tls"
@@ -127,19 +128,22 @@ type EchoLimits struct {
 
 // Echo answers every request with its Report.
 type Echo struct {
-	Limits EchoLimits
-	page   *template.Template
+	Limits  EchoLimits
+	Metrics *Metrics // optional
+	page    *template.Template
 }
 
-// NewEcho returns an Echo with the given limits.
-func NewEcho(lim EchoLimits) *Echo {
-	return &Echo{Limits: lim, page: template.Must(template.New("echo").Parse(echoPageTemplate))}
+// NewEcho returns an Echo with the given limits; metrics may be nil.
+func NewEcho(lim EchoLimits, metrics *Metrics) *Echo {
+	return &Echo{Limits: lim, Metrics: metrics, page: template.Must(template.New("echo").Parse(echoPageTemplate))}
 }
 
 // ServeHTTP implements http.Handler: JSON, or a page of the same data
 // when the client prefers text/html.
 func (e *Echo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	rep := e.Report(r)
+	e.Metrics.observeReport(&rep, r.Proto, time.Since(start))
 	body, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		http.Error(w, "encoding the report failed", http.StatusInternalServerError)

@@ -29,26 +29,33 @@ import (
 // startEcho runs the service on loopback ports chosen by the kernel.
 func startEcho(t *testing.T) (httpsPort, httpAddr string) {
 	t.Helper()
-	cfg, err := parseConfig([]string{"echo", "--https-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"},
+	b := startEchoWith(t, "--https-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
+	_, port, _ := net.SplitHostPort(b.https)
+	return port, b.http
+}
+
+// startEchoWith runs the service with the given flags until the test ends.
+func startEchoWith(t *testing.T, flags ...string) boundAddrs {
+	t.Helper()
+	cfg, err := parseConfig(append([]string{"echo"}, flags...),
 		func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	addrs := make(chan [2]string, 1)
+	addrs := make(chan boundAddrs, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func(a, b string) { addrs <- [2]string{a, b} })
+		done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func(b boundAddrs) { addrs <- b })
 	}()
-	a := <-addrs
+	b := <-addrs
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
-	_, port, _ := net.SplitHostPort(a[0])
-	return port, a[1]
+	return b
 }
 
 // golden reads a "key value" section of a golden capture.
@@ -343,16 +350,7 @@ func TestEchoPeetCompatibleAPI(t *testing.T) {
 // PROXY v2 (and v1) header is the client's; a connection without one is
 // refused while others go on.
 func TestEchoProxyProtocol(t *testing.T) {
-	cfg, err := parseConfig([]string{"echo", "--https-addr", "127.0.0.1:0", "--http-addr", "", "--proxy-protocol", "required"},
-		func(string) string { return "" }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	addrs := make(chan string, 1)
-	go serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func(a, _ string) { addrs <- a })
-	addr := <-addrs
+	addr := startEchoWith(t, "--https-addr", "127.0.0.1:0", "--http-addr", "", "--proxy-protocol", "required").https
 	for _, version := range []byte{1, 2} {
 		raw, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -387,16 +385,7 @@ func TestEchoProxyProtocol(t *testing.T) {
 // TestEchoRateLimit: past the burst a client gets 429 with Retry-After;
 // the limit is per client address.
 func TestEchoRateLimit(t *testing.T) {
-	cfg, err := parseConfig([]string{"echo", "--https-addr", "", "--http-addr", "127.0.0.1:0", "--rate", "0.5", "--rate-burst", "2"},
-		func(string) string { return "" }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	addrs := make(chan string, 1)
-	go serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func(_, b string) { addrs <- b })
-	addr := <-addrs
+	addr := startEchoWith(t, "--https-addr", "", "--http-addr", "127.0.0.1:0", "--rate", "0.5", "--rate-burst", "2").http
 	var codes []int
 	for i := 0; i < 3; i++ {
 		resp, err := http.Get("http://" + addr + "/")
@@ -433,5 +422,31 @@ func TestEchoHTMLPage(t *testing.T) {
 	page := string(body)
 	if strings.Contains(page, "<script>") || strings.Contains(page, "<img") || !strings.Contains(page, "X-Evil") {
 		t.Fatalf("page not escaped or incomplete:\n%s", page)
+	}
+}
+
+// TestEchoMetrics: requests, handshakes and HTTP/2 stream matches show on
+// the metrics endpoint.
+func TestEchoMetrics(t *testing.T) {
+	b := startEchoWith(t, "--https-addr", "127.0.0.1:0", "--http-addr", "", "--metrics-addr", "127.0.0.1:0")
+	_, port, _ := net.SplitHostPort(b.https)
+	c := goClient(true)
+	defer c.Transport.(*http.Transport).CloseIdleConnections()
+	resp, err := c.Get("https://localhost:" + port + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	resp, err = http.Get("http://" + b.metrics + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`echo_requests_total{proto="HTTP/2.0"} 1`, `echo_tls_handshakes_total{result="ok"} 1`,
+		`echo_http2_stream_matches_total{match="exact"} 1`, "echo_fingerprint_seconds_count 1"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q", want)
+		}
 	}
 }

@@ -53,6 +53,7 @@ type config struct {
 	maxHeaderBytes      int
 	maxMessage          int64
 	proxyProtocol       string // off, optional, required
+	metricsAddr         string
 	maxConns            int
 	ratePerSecond       float64
 	rateBurst           int
@@ -82,6 +83,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	str(&idle, "idle-timeout", "60s", "keep-alive idle timeout")
 	str(&mhb, "max-header-bytes", "65536", "request head bytes")
 	str(&maxMsg, "max-message", "65536", "websocket message bytes")
+	str(&c.metricsAddr, "metrics-addr", "", "Prometheus metrics listen address (e.g. 127.0.0.1:9090); empty disables it")
 	str(&maxConns, "max-conns", "10000", "concurrent connections per listener")
 	str(&rateS, "rate", "50", "requests per second per client address (429 with Retry-After past it)")
 	str(&burst, "rate-burst", "100", "requests a client may send at once")
@@ -132,9 +134,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	return serve(ctx, cfg, log, nil)
 }
 
+// boundAddrs are the addresses the listeners got (port 0 picks one).
+type boundAddrs struct{ https, http, metrics string }
+
 // serve runs the listeners until ctx ends, then shuts down gracefully.
 // ready, when set, gets the bound addresses (for tests with port 0).
-func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(httpsAddr, httpAddr string)) error {
+func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(boundAddrs)) error {
 	var cert tls.Certificate
 	var err error
 	if cfg.certFile != "" {
@@ -145,8 +150,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(httpsAd
 	if err != nil {
 		return err
 	}
+	metrics := web.NewMetrics()
 	handler := web.RateLimit(cfg.ratePerSecond, cfg.rateBurst, 100000, time.Now)(
-		web.EchoRouter(web.NewEcho(web.EchoLimits{MaxBody: cfg.maxBody}),
+		web.EchoRouter(web.NewEcho(web.EchoLimits{MaxBody: cfg.maxBody}, metrics),
 			&web.WebsocketEcho{MaxMessage: cfg.maxMessage, IdleTimeout: cfg.idleTimeout}))
 	newServer := func() *http.Server {
 		s := &http.Server{Handler: handler, ConnContext: capture.ConnContext, ReadHeaderTimeout: cfg.readHeaderTimeout,
@@ -154,11 +160,19 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(httpsAd
 		s.Protocols = new(http.Protocols)
 		s.Protocols.SetHTTP1(true)
 		s.Protocols.SetUnencryptedHTTP2(true)
+		s.ConnState = func(_ net.Conn, st http.ConnState) {
+			switch st {
+			case http.StateNew:
+				metrics.OpenConnections.Inc()
+			case http.StateClosed, http.StateHijacked:
+				metrics.OpenConnections.Dec()
+			}
+		}
 		return s
 	}
 	var servers []*http.Server
-	errc := make(chan error, 2)
-	var httpsAddr, httpAddr string
+	errc := make(chan error, 3)
+	var bound boundAddrs
 	listen := func(addr string) (net.Listener, error) {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
@@ -181,12 +195,12 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(httpsAd
 			return err
 		}
 		tl := capture.NewTLSListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}},
-			capture.DefaultLimits(), cfg.handshakeTimeout, log)
+			capture.DefaultLimits(), cfg.handshakeTimeout, log, metrics.Handshake)
 		s := newServer()
 		servers = append(servers, s)
-		httpsAddr = ln.Addr().String()
+		bound.https = ln.Addr().String()
 		go func() { errc <- s.Serve(tl) }()
-		log.Info("echo: serving HTTPS", "addr", httpsAddr)
+		log.Info("echo: serving HTTPS", "addr", bound.https)
 	}
 	if cfg.httpAddr != "" {
 		ln, err := listen(cfg.httpAddr)
@@ -195,12 +209,23 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(httpsAd
 		}
 		s := newServer()
 		servers = append(servers, s)
-		httpAddr = ln.Addr().String()
+		bound.http = ln.Addr().String()
 		go func() { errc <- s.Serve(capture.NewPlainListener(ln)) }()
-		log.Info("echo: serving plain HTTP", "addr", httpAddr)
+		log.Info("echo: serving plain HTTP", "addr", bound.http)
+	}
+	if cfg.metricsAddr != "" {
+		ln, err := net.Listen("tcp", cfg.metricsAddr)
+		if err != nil {
+			return err
+		}
+		s := &http.Server{Handler: metrics.Handler(), ReadHeaderTimeout: cfg.readHeaderTimeout}
+		servers = append(servers, s)
+		bound.metrics = ln.Addr().String()
+		go func() { errc <- s.Serve(ln) }()
+		log.Info("echo: serving metrics", "addr", bound.metrics)
 	}
 	if ready != nil {
-		ready(httpsAddr, httpAddr)
+		ready(bound)
 	}
 	select {
 	case <-ctx.Done():
