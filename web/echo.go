@@ -237,12 +237,17 @@ func (e *Echo) Report(r *http.Request) Report {
 	return rep
 }
 
+// maxCountedBody bounds the body bytes read past MaxBody only to count them.
+const maxCountedBody = 64 << 20
+
 func readBody(r io.Reader, max int64) ([]byte, int64, bool) {
 	if r == nil {
 		return nil, 0, false
 	}
 	body, _ := io.ReadAll(io.LimitReader(r, max))
-	rest, _ := io.Copy(io.Discard, r)
+	// The rest is counted, up to a bound: a client cannot keep a handler
+	// reading forever.
+	rest, _ := io.CopyN(io.Discard, r, maxCountedBody)
 	return body, int64(len(body)) + rest, rest > 0
 }
 
