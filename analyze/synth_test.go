@@ -3,53 +3,32 @@ package analyze
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"errors"
 	"net/netip"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
-	"golang.org/x/tools/txtar"
 
+	"github.com/fpwork/fp/internal/golden"
 	"github.com/fpwork/fp/internal/pcapsynth"
 )
 
-// goldenSection reads a hex or text section of a golden capture.
+// goldenDir is where the golden captures are, from this package.
+const goldenDir = "../fingerprint/testdata/golden"
+
+// goldenSection reads a hex section of a golden capture.
 func goldenSection(t *testing.T, name, section string) []byte {
 	t.Helper()
-	a, err := txtar.ParseFile(filepath.Join("..", "fingerprint", "testdata", "golden", name+".txtar"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range a.Files {
-		if f.Name == section {
-			if strings.HasSuffix(section, ".hex") {
-				b, err := hex.DecodeString(strings.Join(strings.Fields(string(f.Data)), ""))
-				if err != nil {
-					t.Fatal(err)
-				}
-				return b
-			}
-			return f.Data
-		}
-	}
-	t.Fatalf("%s has no %s", name, section)
-	return nil
+	return golden.Load(t, goldenDir, name).MustHex(t, section)
 }
 
 // goldenExpect returns a golden's expected values (tshark, npm oracle).
 func goldenExpect(t *testing.T, name, section string) map[string]string {
-	m := map[string]string{}
-	for _, line := range strings.Split(string(goldenSection(t, name, section)), "\n") {
-		if k, v, ok := strings.Cut(line, " "); ok && k != "source" {
-			m[k] = v
-		}
-	}
-	return m
+	t.Helper()
+	return golden.Load(t, goldenDir, name).Values(section)
 }
 
 func analyseSynth(t testing.TB, s *pcapsynth.Writer) ([]Record, CaptureStats, error) {

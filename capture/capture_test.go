@@ -10,16 +10,14 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	utls "github.com/refraction-networking/utls"
-	"golang.org/x/tools/txtar"
 
 	"github.com/fpwork/fp/fingerprint"
+	"github.com/fpwork/fp/internal/golden"
 	"github.com/fpwork/fp/internal/selfsigned"
 )
 
@@ -99,34 +97,17 @@ func get(t *testing.T, conn net.Conn) map[string]any {
 	return m
 }
 
+// goldenDir is where the golden captures are, from this package.
+const goldenDir = "../fingerprint/testdata/golden"
+
 func goldenExpect(t *testing.T, name string) map[string]string {
 	t.Helper()
-	return goldenSection(t, name, "expect-tls.txt")
+	return golden.Load(t, goldenDir, name).Values("expect-tls.txt")
 }
 
 func goldenHTTPExpect(t *testing.T, name string) map[string]string {
 	t.Helper()
-	return goldenSection(t, name, "expect-http.txt")
-}
-
-// goldenSection reads a "key value" section of a golden capture.
-func goldenSection(t *testing.T, name, section string) map[string]string {
-	t.Helper()
-	a, err := txtar.ParseFile(filepath.Join("..", "fingerprint", "testdata", "golden", name+".txtar"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := map[string]string{}
-	for _, f := range a.Files {
-		if f.Name == section {
-			for _, line := range strings.Split(string(f.Data), "\n") {
-				if k, v, ok := strings.Cut(line, " "); ok {
-					m[k] = v
-				}
-			}
-		}
-	}
-	return m
+	return golden.Load(t, goldenDir, name).Values("expect-http.txt")
 }
 
 // TestRecordsHellosOfUTLSParrots: what the server records of a uTLS

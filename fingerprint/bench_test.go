@@ -2,15 +2,12 @@ package fingerprint_test
 
 import (
 	"crypto/tls"
-	"encoding/hex"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/tools/txtar"
-
 	"github.com/fpwork/fp/fingerprint"
+	"github.com/fpwork/fp/internal/golden"
 	"github.com/fpwork/fp/internal/selfsigned"
 	"github.com/fpwork/fp/internal/threadcpu"
 )
@@ -22,21 +19,7 @@ import (
 
 func chromeHello(b *testing.B) []byte {
 	b.Helper()
-	a, err := txtar.ParseFile("testdata/golden/chromium-156-linux.txtar")
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, f := range a.Files {
-		if f.Name == "hello.hex" {
-			raw, err := hex.DecodeString(strings.Join(strings.Fields(string(f.Data)), ""))
-			if err != nil {
-				b.Fatal(err)
-			}
-			return raw
-		}
-	}
-	b.Fatal("no hello.hex")
-	return nil
+	return golden.Load(b, "testdata/golden", "chromium-156-linux").MustHex(b, "hello.hex")
 }
 
 func parseJA3JA4(raw []byte) (string, string) {
@@ -206,16 +189,7 @@ func BenchmarkJA4H(b *testing.B) {
 }
 
 func BenchmarkHTTP2Akamai(b *testing.B) {
-	a, err := txtar.ParseFile("testdata/golden/chromium-156-linux.txtar")
-	if err != nil {
-		b.Fatal(err)
-	}
-	var stream []byte
-	for _, f := range a.Files {
-		if f.Name == "http2.hex" {
-			stream, _ = hex.DecodeString(strings.Join(strings.Fields(string(f.Data)), ""))
-		}
-	}
+	stream := golden.Load(b, "testdata/golden", "chromium-156-linux").MustHex(b, "http2.hex")
 	lim := fingerprint.DefaultHTTP2Limits()
 	b.ReportAllocs()
 	b.SetBytes(int64(len(stream)))

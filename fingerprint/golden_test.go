@@ -1,15 +1,13 @@
 package fingerprint
 
 import (
-	"bufio"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"golang.org/x/tools/txtar"
+	goldenfile "github.com/fpwork/fp/internal/golden"
 )
 
 // A golden file (testdata/golden/NAME.txtar) is one real client captured
@@ -35,68 +33,24 @@ func goldenDir() string {
 
 func loadGoldens(tb testing.TB) []golden {
 	tb.Helper()
-	files, err := filepath.Glob(filepath.Join(goldenDir(), "*.txtar"))
-	if err != nil {
-		tb.Fatal(err)
-	}
 	var out []golden
-	for _, f := range files {
-		g, err := readGolden(f)
-		if err != nil {
-			tb.Fatalf("%s: %v", f, err)
+	for _, f := range goldenfile.Glob(tb, goldenDir()) {
+		g := golden{name: f.Name, expectTLS: f.Values("expect-tls.txt"), expectHTTP: f.Values("expect-http.txt")}
+		var err error
+		for _, sec := range []struct {
+			name string
+			dst  *[]byte
+		}{{"hello.hex", &g.hello}, {"http1.hex", &g.http1}, {"http2.hex", &g.http2}} {
+			if *sec.dst, err = f.Hex(sec.name); err != nil {
+				tb.Fatal(err)
+			}
+		}
+		if g.hello == nil || g.expectTLS == nil {
+			tb.Fatalf("golden %s: no hello.hex or expect-tls.txt section", f.Name)
 		}
 		out = append(out, g)
 	}
 	return out
-}
-
-func readGolden(path string) (golden, error) {
-	a, err := txtar.ParseFile(path)
-	if err != nil {
-		return golden{}, err
-	}
-	g := golden{name: strings.TrimSuffix(filepath.Base(path), ".txtar")}
-	for _, f := range a.Files {
-		switch f.Name {
-		case "hello.hex":
-			g.hello, err = decodeHexLines(f.Data)
-		case "http1.hex":
-			g.http1, err = decodeHexLines(f.Data)
-		case "http2.hex":
-			g.http2, err = decodeHexLines(f.Data)
-		case "expect-tls.txt":
-			g.expectTLS = keyValues(f.Data)
-		case "expect-http.txt":
-			g.expectHTTP = keyValues(f.Data)
-		}
-		if err != nil {
-			return g, fmt.Errorf("section %s: %w", f.Name, err)
-		}
-	}
-	if g.hello == nil || g.expectTLS == nil {
-		return g, fmt.Errorf("no hello.hex or expect-tls.txt section")
-	}
-	return g, nil
-}
-
-func decodeHexLines(b []byte) ([]byte, error) {
-	return hex.DecodeString(strings.Join(strings.Fields(string(b)), ""))
-}
-
-// keyValues reads "key value" lines; "source ..." lines are provenance.
-func keyValues(b []byte) map[string]string {
-	m := map[string]string{}
-	sc := bufio.NewScanner(strings.NewReader(string(b)))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "source ") {
-			continue
-		}
-		k, v, _ := strings.Cut(line, " ")
-		m[k] = v
-	}
-	return m
 }
 
 func TestGolden(t *testing.T) {

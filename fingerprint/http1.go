@@ -158,48 +158,19 @@ type HTTP1Stream struct {
 	BodyTruncated bool
 }
 
-// ParseHTTP1Stream parses successive requests from a client byte stream,
-// skipping bodies framed by Content-Length or chunked transfer coding. The
-// requests read before an error are returned with it.
+// ParseHTTP1Stream parses successive requests from a whole client byte
+// stream with an HTTP1Parser: bodies framed by Content-Length or chunked
+// coding are skipped; it stops at an HTTP/2 preface (Switched), a CONNECT
+// or an accepted Upgrade. The requests read before an error are returned
+// with it; a head cut short at the end of b is ErrTruncated.
 func ParseHTTP1Stream(b []byte, lim HTTP1Limits) (*HTTP1Stream, error) {
-	st := &HTTP1Stream{}
-	off := 0
-	for off < len(b) {
-		// Tolerate blank lines between requests (RFC 9112 2.2).
-		if b[off] == '\r' || b[off] == '\n' {
-			off++
-			continue
-		}
-		if bytes.HasPrefix(b[off:], []byte(http2Preface)) {
-			st.Switched = true
-			break
-		}
-		if len(st.Requests) >= lim.MaxRequests {
-			st.Consumed = off
-			return st, http1Err(off, "request count exceeds limit", ErrTooLarge)
-		}
-		r, n, err := ParseHTTP1Head(b[off:], lim)
-		if err != nil {
-			st.Consumed = off
-			return st, shiftErr(err, off)
-		}
-		r.Offset = off
-		st.Requests = append(st.Requests, r)
-		off += n
-		bodyLen, complete, err := messageBodyLen(r, b[off:])
-		if err != nil {
-			st.Consumed = off
-			return st, shiftErr(err, off)
-		}
-		if !complete {
-			st.BodyTruncated = true
-			off = len(b)
-			break
-		}
-		off += bodyLen
+	p := NewHTTP1Parser(lim)
+	reqs, n, err := p.Write(b)
+	st := &HTTP1Stream{Requests: reqs, Consumed: n - p.Held(), Switched: p.Stopped() == HTTP1HTTP2, BodyTruncated: p.inBody()}
+	if err == nil && p.Stopped() == HTTP1Going && p.Held() > 0 {
+		err = http1Err(len(b), "request head cut short", ErrTruncated)
 	}
-	st.Consumed = off
-	return st, nil
+	return st, err
 }
 
 func shiftErr(err error, by int) error {
@@ -207,31 +178,6 @@ func shiftErr(err error, by int) error {
 		pe.Offset += by
 	}
 	return err
-}
-
-// BodyLen returns the length of the HTTP/1 body that follows r's head in
-// b (Content-Length or chunked framing, trailers included), and whether b
-// holds all of it. A request without either has no body.
-func (r *HTTPRequest) BodyLen(b []byte) (n int, complete bool, err error) {
-	return messageBodyLen(r, b)
-}
-
-// messageBodyLen returns the length of the body that follows r's head in
-// b, and whether b holds all of it.
-func messageBodyLen(r *HTTPRequest, b []byte) (int, bool, error) {
-	chunked, contentLength, err := bodyFraming(r)
-	switch {
-	case err != nil:
-		return 0, false, err
-	case chunked:
-		return chunkedLen(b)
-	case contentLength >= 0:
-		if contentLength > int64(len(b)) {
-			return len(b), false, nil
-		}
-		return int(contentLength), true, nil
-	}
-	return 0, true, nil
 }
 
 // bodyFraming reads how a request's body is framed: chunked (the last
@@ -252,50 +198,4 @@ func bodyFraming(r *HTTPRequest) (chunked bool, contentLength int64, err error) 
 		}
 	}
 	return chunked, contentLength, nil
-}
-
-// chunkedLen returns the length of a chunked body at the start of b,
-// trailers included.
-func chunkedLen(b []byte) (int, bool, error) {
-	off := 0
-	for {
-		i := bytes.IndexByte(b[off:], '\n')
-		if i < 0 {
-			return len(b), false, nil
-		}
-		sizeLine := bytes.TrimRight(b[off:off+i], "\r")
-		sizeHex, _, _ := bytes.Cut(sizeLine, []byte{';'})
-		size, err := strconv.ParseUint(string(bytes.TrimSpace(sizeHex)), 16, 62)
-		if err != nil {
-			return 0, false, http1Err(off, "invalid chunk size", ErrMalformed)
-		}
-		off += i + 1
-		if size == 0 {
-			break
-		}
-		if size+2 > uint64(len(b)-off) {
-			return len(b), false, nil
-		}
-		off += int(size)
-		// The CRLF after the chunk data.
-		if b[off] == '\r' {
-			off++
-		}
-		if off >= len(b) || b[off] != '\n' {
-			return 0, false, http1Err(off, "chunk data not followed by CRLF", ErrMalformed)
-		}
-		off++
-	}
-	// Trailer fields, then a blank line.
-	for {
-		i := bytes.IndexByte(b[off:], '\n')
-		if i < 0 {
-			return len(b), false, nil
-		}
-		line := bytes.TrimRight(b[off:off+i], "\r")
-		off += i + 1
-		if len(line) == 0 {
-			return off, true, nil
-		}
-	}
 }

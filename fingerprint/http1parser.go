@@ -42,8 +42,8 @@ func (p *HTTP1Parser) Stopped() HTTP1Stop { return p.stop }
 // Held is the number of bytes of an incomplete head the parser holds.
 func (p *HTTP1Parser) Held() int { return len(p.head) }
 
-// Offset is the stream offset of the next byte the parser will read.
-func (p *HTTP1Parser) Offset() int { return p.offset }
+// inBody reports whether the stream ended inside a body.
+func (p *HTTP1Parser) inBody() bool { return p.bodyLeft > 0 || p.chunks != nil }
 
 // Write reads the next bytes of the stream. It returns the requests whose
 // heads completed (Raw is a copy of the head, Offset its stream offset) and

@@ -31,7 +31,9 @@ func feedHTTP1Held(in string, step int) ([]*HTTPRequest, HTTP1Stop, string, int,
 	return reqs, HTTP1Going, "", p.Held(), nil
 }
 
-func TestHTTP1ParserMatchesTheWholeStreamParser(t *testing.T) {
+// TestHTTP1ParserSplitsMatchOneWrite: fed in pieces of every size, the
+// parser reads the same requests as from one write (ParseHTTP1Stream).
+func TestHTTP1ParserSplitsMatchOneWrite(t *testing.T) {
 	in := "POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello" +
 		"POST /b HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3;ext=1\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nTrailer: x\r\n\r\n" +
 		"\r\nGET /c HTTP/1.1\r\nHost: a\r\nCookie: z=1\r\n\r\n"
@@ -114,16 +116,16 @@ func FuzzHTTP1Parser(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string, step uint8) {
 		reqs, stop, _, held, err := feedHTTP1Held(in, int(step)+1)
 		if err != nil || stop != HTTP1Going || held > 0 {
-			return // the whole-stream parser cannot stop, nor wait
+			return
 		}
-		// Without a stop or error, the same requests as the whole-stream
-		// parser whenever it read them all.
+		// Without a stop or error, split writes read the same requests as
+		// one write (ParseHTTP1Stream).
 		whole, werr := ParseHTTP1Stream([]byte(in), DefaultHTTP1Limits())
 		if werr != nil || whole.Switched || whole.BodyTruncated {
 			return
 		}
 		if len(whole.Requests) != len(reqs) {
-			t.Fatalf("%d requests, whole-stream parser %d", len(reqs), len(whole.Requests))
+			t.Fatalf("%d requests split, %d in one write", len(reqs), len(whole.Requests))
 		}
 		for i := range reqs {
 			if reqs[i].Offset != whole.Requests[i].Offset || string(reqs[i].Raw) != string(whole.Requests[i].Raw) {

@@ -3,11 +3,12 @@ package fingerprint
 import (
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"golang.org/x/tools/txtar"
+	goldenfile "github.com/fpwork/fp/internal/golden"
 )
 
 func TestQUICInitialKeysRFCVectors(t *testing.T) {
@@ -67,25 +68,19 @@ func TestQUICNotInitial(t *testing.T) {
 // real QUIC client, in order, and tshark's expected values.
 func quicGolden(tb testing.TB, name string) ([][]byte, map[string]string) {
 	tb.Helper()
-	a, err := txtar.ParseFile(filepath.Join("testdata", "quic", name+".txtar"))
-	if err != nil {
-		tb.Fatal(err)
-	}
+	f := goldenfile.Load(tb, filepath.Join("testdata", "quic"), name)
 	var datagrams [][]byte
-	var expect map[string]string
-	for _, f := range a.Files {
-		switch {
-		case strings.HasSuffix(f.Name, ".hex"):
-			b, err := decodeHexLines(f.Data)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			datagrams = append(datagrams, b)
-		case f.Name == "expect.txt":
-			expect = keyValues(f.Data)
+	for i := 1; ; i++ {
+		b, err := f.Hex(fmt.Sprintf("datagram%d.hex", i))
+		if err != nil {
+			tb.Fatal(err)
 		}
+		if b == nil {
+			break
+		}
+		datagrams = append(datagrams, b)
 	}
-	return datagrams, expect
+	return datagrams, f.Values("expect.txt")
 }
 
 func TestQUICGoldenQuicGo(t *testing.T) {

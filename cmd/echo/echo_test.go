@@ -14,14 +14,14 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	goldenfile "github.com/fpwork/fp/internal/golden"
+
 	"github.com/coder/websocket"
 	"github.com/pires/go-proxyproto"
-	"golang.org/x/tools/txtar"
 
 	"github.com/fpwork/fp/fingerprint"
 )
@@ -58,24 +58,13 @@ func startEchoWith(t *testing.T, flags ...string) boundAddrs {
 	return b
 }
 
+// goldenDir is where the golden captures are, from this package.
+const goldenDir = "../../fingerprint/testdata/golden"
+
 // golden reads a "key value" section of a golden capture.
 func golden(t *testing.T, name, section string) map[string]string {
 	t.Helper()
-	a, err := txtar.ParseFile(filepath.Join("..", "..", "fingerprint", "testdata", "golden", name+".txtar"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := map[string]string{}
-	for _, f := range a.Files {
-		if f.Name == section {
-			for _, line := range strings.Split(string(f.Data), "\n") {
-				if k, v, ok := strings.Cut(line, " "); ok {
-					m[k] = v
-				}
-			}
-		}
-	}
-	return m
+	return goldenfile.Load(t, goldenDir, name).Values(section)
 }
 
 type report struct {

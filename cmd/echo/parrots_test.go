@@ -6,14 +6,14 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	goldenfile "github.com/fpwork/fp/internal/golden"
+
 	utls "github.com/refraction-networking/utls"
 	"golang.org/x/net/http2"
-	"golang.org/x/tools/txtar"
 )
 
 // TestEchoEveryUTLSParrot: each uTLS v1.8.2 parrot connects to the echo as
@@ -70,20 +70,8 @@ func TestEchoEveryUTLSParrot(t *testing.T) {
 // its comment lists as varying between connections.
 func parrotGolden(t *testing.T, stem string) (map[string]string, map[string]bool) {
 	t.Helper()
-	a, err := txtar.ParseFile(filepath.Join("..", "..", "fingerprint", "testdata", "golden", stem+".txtar"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	unstable := map[string]bool{}
-	for _, line := range strings.Split(string(a.Comment), "\n") {
-		if rest, ok := strings.CutPrefix(line, "unstable-keys:"); ok {
-			keys, _, _ := strings.Cut(rest, "(")
-			for _, k := range strings.Fields(keys) {
-				unstable[k] = true
-			}
-		}
-	}
-	return golden(t, stem, "expect-tls.txt"), unstable
+	f := goldenfile.Load(t, goldenDir, stem)
+	return f.Values("expect-tls.txt"), f.UnstableKeys()
 }
 
 // parrotClean connects with the parrot and returns the echo's /api/clean.

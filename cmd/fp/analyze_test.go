@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -12,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/gopacket/gopacket/layers"
-	"golang.org/x/tools/txtar"
 
+	"github.com/fpwork/fp/internal/golden"
 	"github.com/fpwork/fp/internal/pcapsynth"
 )
 
@@ -38,24 +37,10 @@ func runFP(t *testing.T, args ...string) (code int, records []map[string]any, st
 	return code, records, errOut.String()
 }
 
-// section returns a txtar section, hex-decoded when its name ends in .hex.
-func section(a *txtar.Archive, name string) []byte {
-	for _, f := range a.Files {
-		if f.Name == name {
-			if strings.HasSuffix(name, ".hex") {
-				b, _ := hex.DecodeString(strings.Join(strings.Fields(string(f.Data)), ""))
-				return b
-			}
-			return f.Data
-		}
-	}
-	return nil
-}
-
 // TestAnalyzePrintsTsharkJA3 runs fp analyze over every golden hello and
 // checks the JA3 against tshark's and the JA4 against read-tls-client-hello.
 func TestAnalyzePrintsTsharkJA3(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join(goldenDir, "*.txtar"))
+	files := golden.Glob(t, goldenDir)
 	if len(files) < 12 {
 		t.Fatalf("%d golden files, want at least 12", len(files))
 	}
@@ -63,22 +48,12 @@ func TestAnalyzePrintsTsharkJA3(t *testing.T) {
 	var args []string
 	want := map[string]map[string]string{}
 	for _, f := range files {
-		a, err := txtar.ParseFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		bin := filepath.Join(dir, strings.TrimSuffix(filepath.Base(f), ".txtar")+".bin")
-		if err := os.WriteFile(bin, section(a, "hello.hex"), 0o644); err != nil {
+		bin := filepath.Join(dir, f.Name+".bin")
+		if err := os.WriteFile(bin, f.MustHex(t, "hello.hex"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		args = append(args, bin)
-		exp := map[string]string{}
-		for _, line := range strings.Split(string(section(a, "expect-tls.txt")), "\n") {
-			if k, v, ok := strings.Cut(line, " "); ok {
-				exp[k] = v
-			}
-		}
-		want[bin] = exp
+		want[bin] = f.Values("expect-tls.txt")
 	}
 	code, recs, stderr := runFP(t, append([]string{"analyze"}, args...)...)
 	if code != 0 {
