@@ -51,6 +51,8 @@ type Conn struct {
 	limits Limits
 
 	mu      sync.Mutex
+	fpOnce  sync.Once
+	fp      fingerprint.TLSFingerprints
 	buf     []byte // the raw bytes of the hello so far
 	walk    recordWalk
 	done    bool // recording finished (hello complete, not TLS, or over the cap)
@@ -115,6 +117,17 @@ func (c *Conn) ClientHello() (*fingerprint.ClientHello, []byte, error) {
 		return nil, nil, c.helloEr
 	}
 	return nil, nil, ErrNoHello
+}
+
+// Fingerprints returns the TLS fingerprints of the connection's hello,
+// computed once for all the requests the connection carries.
+func (c *Conn) Fingerprints() (fingerprint.TLSFingerprints, error) {
+	ch, _, err := c.ClientHello()
+	if err != nil {
+		return fingerprint.TLSFingerprints{}, err
+	}
+	c.fpOnce.Do(func() { c.fp = fingerprint.ComputeTLS(ch, fingerprint.TransportTCP) })
+	return c.fp, nil
 }
 
 // contextKey is the type of the context key of a connection's record.

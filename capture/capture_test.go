@@ -221,3 +221,21 @@ type fakeConn struct {
 }
 
 func (f *fakeConn) Read(p []byte) (int, error) { return f.r.Read(p) }
+
+// TestFingerprintsOncePerConnection: the TLS fingerprints are computed on
+// the first call; later requests on the connection reuse them.
+func TestFingerprintsOncePerConnection(t *testing.T) {
+	hello, err := os.ReadFile("../cmd/fp/sample/chromium-156-linux.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewConn(&fakeConn{r: bytes.NewReader(hello)}, DefaultLimits())
+	io.ReadAll(c)
+	first, err := c.Fingerprints()
+	if err != nil || first.JA4 == "" {
+		t.Fatalf("%+v %v", first, err)
+	}
+	if allocs := testing.AllocsPerRun(10, func() { c.Fingerprints() }); allocs != 0 {
+		t.Fatalf("%v allocations per later call: recomputed", allocs)
+	}
+}

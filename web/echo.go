@@ -202,8 +202,8 @@ func (e *Echo) Report(r *http.Request) Report {
 	if state := pc.TLS(); state != nil {
 		rep.HTTP.Scheme = "https"
 		rep.TLS = tlsInfo(pc, state)
-		if ch, _, err := pc.Hello().ClientHello(); err == nil {
-			rep.Fingerprints.TLSFingerprints = fingerprint.ComputeTLS(ch, fingerprint.TransportTCP)
+		if fp, err := pc.Hello().Fingerprints(); err == nil {
+			rep.Fingerprints.TLSFingerprints = fp
 		}
 	}
 	var rec *fingerprint.HTTPRequest
