@@ -5,7 +5,10 @@
 # each benchmark once, and cross-checks the fingerprints live against a new
 # capture of real clients (tshark and read-tls-client-hello as oracles).
 #
-#   FUZZTIME=5s   how long each fuzzer runs (default 5s)
+#   FUZZTIME=20000x   how long each fuzzer runs (default 20000 executions). A
+#                     count, not a duration: Go 1.26's fuzz coordinator can
+#                     fail a duration run at its deadline with "context
+#                     deadline exceeded" and no crasher (golang/go#75804).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,10 +27,10 @@ go vet ./...
 step "go test -race"
 go test -race -count=1 ./...
 
-step "fuzzers (${FUZZTIME:-5s} each)"
+step "fuzzers (${FUZZTIME:-20000x} each)"
 for pkg in ./fingerprint ./analyze ./capture; do
   for f in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz'); do
-    go test "$pkg" -run '^$' -fuzz "^$f\$" -fuzztime "${FUZZTIME:-5s}"
+    go test "$pkg" -run '^$' -fuzz "^$f\$" -fuzztime "${FUZZTIME:-20000x}"
   done
 done
 
