@@ -57,6 +57,7 @@ type config struct {
 	maxConns            int
 	ratePerSecond       float64
 	rateBurst           int
+	keyLogFile          string
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -87,6 +88,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	str(&maxConns, "max-conns", "10000", "concurrent connections per listener")
 	str(&rateS, "rate", "50", "requests per second per client address (429 with Retry-After past it)")
 	str(&burst, "rate-burst", "100", "requests a client may send at once")
+	str(&c.keyLogFile, "keylog", "", "append TLS secrets in NSS key log format to this file, so captures can be decrypted (tests and debugging only: it voids the secrecy of every connection)")
 	str(&c.proxyProtocol, "proxy-protocol", "off", "PROXY protocol v1/v2 header before each connection: off, optional or required; its address becomes the client's")
 	if err := fs.Parse(args[1:]); err != nil {
 		return c, err
@@ -150,6 +152,16 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(boundAd
 	if err != nil {
 		return err
 	}
+	tlsConfig := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}
+	if cfg.keyLogFile != "" {
+		f, err := os.OpenFile(cfg.keyLogFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("echo: --keylog: %w", err)
+		}
+		defer f.Close()
+		tlsConfig.KeyLogWriter = f
+		log.Warn("echo: writing TLS secrets to the key log; every connection can be decrypted", "file", cfg.keyLogFile)
+	}
 	metrics := web.NewMetrics()
 	handler := web.RateLimit(cfg.ratePerSecond, cfg.rateBurst, 100000, time.Now)(
 		web.EchoRouter(web.NewEcho(web.EchoLimits{MaxBody: cfg.maxBody}, metrics),
@@ -194,8 +206,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(boundAd
 		if err != nil {
 			return err
 		}
-		tl := capture.NewTLSListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}},
-			capture.DefaultLimits(), cfg.handshakeTimeout, log, metrics.Handshake)
+		tl := capture.NewTLSListener(ln, tlsConfig, capture.DefaultLimits(), cfg.handshakeTimeout, log, metrics.Handshake)
 		s := newServer()
 		servers = append(servers, s)
 		bound.https = ln.Addr().String()
