@@ -10,12 +10,17 @@ import (
 	"time"
 )
 
+// alpnACMETLS is the ALPN protocol of ACME TLS-ALPN-01 validation (RFC 8737).
+const alpnACMETLS = "acme-tls/1"
+
 // TLSListener terminates TLS itself so that the plaintext can be recorded:
 // it accepts raw connections, records each ClientHello (Conn), runs the
 // handshake with crypto/tls on a goroutine of its own, and returns from
 // Accept a PlainConn over the *tls.Conn, speaking HTTP/2 when ALPN chose
-// "h2". Serve it with a net/http Server whose Protocols include
-// UnencryptedHTTP2: to net/http the connection is already plaintext.
+// "h2". A handshake that chose "acme-tls/1" (an ACME validator's) is
+// closed at once and never returned. Serve it with a net/http Server whose
+// Protocols include UnencryptedHTTP2: to net/http the connection is
+// already plaintext.
 // r.TLS is then nil; the TLS state is PlainConn.TLS, reachable through
 // ConnContext.
 type TLSListener struct {
@@ -76,6 +81,13 @@ func (l *TLSListener) handshake(raw net.Conn) {
 		return
 	}
 	state := tc.ConnectionState()
+	if state.NegotiatedProtocol == alpnACMETLS {
+		// A TLS-ALPN-01 validator only wants the handshake's certificate
+		// and closes; RFC 8737 section 3 allows no data on this connection.
+		l.log.Debug("capture: closed an acme-tls/1 connection after its handshake", "remote", raw.RemoteAddr().String())
+		tc.Close()
+		return
+	}
 	proto := ProtocolHTTP1
 	if state.NegotiatedProtocol == "h2" {
 		proto = ProtocolHTTP2

@@ -183,3 +183,47 @@ func TestPlainPortH2C(t *testing.T) {
 		}
 	}
 }
+
+// TestTLSListenerClosesACMETLSConnections: a handshake that negotiates
+// acme-tls/1 (an ACME TLS-ALPN-01 validator) is closed by the listener
+// right after it and never reaches Accept; the next client's does.
+func TestTLSListenerClosesACMETLSConnections(t *testing.T) {
+	cert, err := selfsigned.Localhost()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := NewTLSListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1", alpnACMETLS}},
+		DefaultLimits(), 5*time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	defer tl.Close()
+
+	validator, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{alpnACMETLS}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer validator.Close()
+	if p := validator.ConnectionState().NegotiatedProtocol; p != alpnACMETLS {
+		t.Fatalf("negotiated %q", p)
+	}
+	validator.SetReadDeadline(time.Now().Add(5 * time.Second)) // fail, not hang, if the listener keeps it
+	if n, err := validator.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("validator read %d, %v; want the server's close (EOF)", n, err)
+	}
+
+	client, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	accepted, err := tl.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer accepted.Close()
+	if got, want := accepted.RemoteAddr().String(), client.LocalAddr().String(); got != want {
+		t.Fatalf("Accept returned the connection from %s, want the h2 client's %s", got, want)
+	}
+}
