@@ -103,10 +103,12 @@ type Extension struct {
 // GREASE reports whether the extension type is a GREASE value.
 func (e Extension) GREASE() bool { return IsGREASE(uint16(e.Type)) }
 
-// KeyShare is one key_share entry: the group and the length of its key.
+// KeyShare is one key_share entry: the group, the length of its key, and
+// the key exchange bytes (aliases Raw).
 type KeyShare struct {
 	Group  NamedGroup
 	KeyLen int
+	Key    []byte
 }
 
 // ECHOuter is the outer encrypted_client_hello extension (type 0 = outer).
@@ -490,7 +492,7 @@ func (ch *ClientHello) decodeKeyShare(s *cryptobyte.String) bool {
 		if !list.ReadUint16(&group) || !list.ReadUint16LengthPrefixed(&key) {
 			return false
 		}
-		ch.KeyShares = append(ch.KeyShares, KeyShare{Group: NamedGroup(group), KeyLen: len(key)})
+		ch.KeyShares = append(ch.KeyShares, KeyShare{Group: NamedGroup(group), KeyLen: len(key), Key: key})
 	}
 	return true
 }

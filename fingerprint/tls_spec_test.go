@@ -351,6 +351,7 @@ func TestParseClientHelloDecodesExtensions(t *testing.T) {
 		{5, []byte{1, 0, 0, 0, 0}},
 		{21, make([]byte, 5)},
 		{50, u16List(0x0804)},
+		{51, keyShareBody(0x2a2a, 29)},
 		{0x1234, []byte{1, 2, 3}},
 	}}
 	ch := mustParse(t, h.bare())
@@ -378,6 +379,8 @@ func TestParseClientHelloDecodesExtensions(t *testing.T) {
 	check("status_request", ch.StatusRequestType == 1)
 	check("padding", ch.PaddingLen == 5)
 	check("sig algs cert", len(ch.SignatureAlgorithmsCert) == 1)
+	check("key shares", len(ch.KeyShares) == 2 && ch.KeyShares[0].Group == 0x2a2a && ch.KeyShares[1].Group == 29 &&
+		ch.KeyShares[1].KeyLen == 32 && len(ch.KeyShares[1].Key) == 32)
 	check("unknown kept", ch.Extensions[len(ch.Extensions)-1].Type == 0x1234 && len(ch.Extensions[len(ch.Extensions)-1].Data) == 3)
 	if got := ExtensionType(0x1234).String(); got != "UNKNOWN_4660" {
 		t.Errorf("unknown extension name %q", got)
