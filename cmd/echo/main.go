@@ -2,7 +2,7 @@
 // client sent: the request as on the wire, the TLS ClientHello, the HTTP/2
 // preface and every fingerprint.
 //
-//	echo [--https-addr 127.0.0.1:8443] [--http-addr 127.0.0.1:8080] [--cert F --key F]
+//	echo [--https-addr 127.0.0.1:8443] [--http-addr 127.0.0.1:8080] [--cert F --key F | --acme-domain D,...]
 //
 // Every flag has an ECHO_* environment variable (ECHO_HTTPS_ADDR, ...).
 package main
@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/crypto/acme"
+	"golang.org/x/crypto/acme/autocert"
 	"golang.org/x/net/netutil"
 
 	"github.com/pires/go-proxyproto"
@@ -58,6 +60,11 @@ type config struct {
 	ratePerSecond       float64
 	rateBurst           int
 	keyLogFile          string
+	acmeDomains         []string // certificates through ACME (autocert) for these names
+	acmeDirectory       string
+	acmeCache           string
+	acmeEmail           string
+	acmeCAFile          string
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -90,6 +97,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	str(&burst, "rate-burst", "100", "requests a client may send at once")
 	str(&c.keyLogFile, "keylog", "", "append TLS secrets in NSS key log format to this file, so captures can be decrypted (tests and debugging only: it voids the secrecy of every connection)")
 	str(&c.proxyProtocol, "proxy-protocol", "off", "PROXY protocol v1/v2 header before each connection: off, optional or required; its address becomes the client's")
+	var acmeDomain string
+	str(&acmeDomain, "acme-domain", "", "comma-separated host names to get certificates for through ACME (autocert), instead of --cert or the self-signed one; "+
+		"the CA validates through --https-addr (TLS-ALPN-01; the CA connects to port 443 of the name) or, when that fails, --http-addr (HTTP-01; port 80); "+
+		"the first handshake for a name waits for its issuance, and one without a listed name in SNI fails; setting it accepts the CA's terms of service")
+	str(&c.acmeDirectory, "acme-directory", acme.LetsEncryptURL, "ACME directory URL (the default is Let's Encrypt's production CA)")
+	str(&c.acmeCache, "acme-cache", "", "directory keeping the ACME account key and certificates across restarts (default fp-echo/acme in the user's cache directory)")
+	str(&c.acmeEmail, "acme-email", "", "contact e-mail address of the ACME account (optional)")
+	str(&c.acmeCAFile, "acme-ca-file", "", "PEM CA certificates trusted for the ACME server's HTTPS instead of the system roots (e.g. a test CA's)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return c, err
 	}
@@ -124,6 +139,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	default:
 		return c, fmt.Errorf("bad --proxy-protocol %q: want off, optional or required", c.proxyProtocol)
 	}
+	if err := c.parseACME(acmeDomain); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 
@@ -143,16 +161,23 @@ type boundAddrs struct{ https, http, metrics string }
 // ready, when set, gets the bound addresses (for tests with port 0).
 func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(boundAddrs)) error {
 	var cert tls.Certificate
+	var acmeManager *autocert.Manager
 	var err error
-	if cfg.certFile != "" {
+	switch {
+	case len(cfg.acmeDomains) > 0:
+		acmeManager, err = newACMEManager(cfg, log)
+	case cfg.certFile != "":
 		cert, err = tls.LoadX509KeyPair(cfg.certFile, cfg.keyFile)
-	} else {
+	default:
 		cert, err = selfsigned.Localhost()
 	}
 	if err != nil {
 		return err
 	}
 	tlsConfig := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}
+	if acmeManager != nil {
+		tlsConfig = acmeTLSConfig(acmeManager)
+	}
 	if cfg.keyLogFile != "" {
 		f, err := os.OpenFile(cfg.keyLogFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 		if err != nil {
@@ -166,6 +191,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(boundAd
 	handler := web.RateLimit(cfg.ratePerSecond, cfg.rateBurst, 100000, time.Now)(
 		web.EchoRouter(web.NewEcho(web.EchoLimits{MaxBody: cfg.maxBody}, metrics),
 			&web.WebsocketEcho{MaxMessage: cfg.maxMessage, IdleTimeout: cfg.idleTimeout}))
+	plainHandler := handler
+	if acmeManager != nil && cfg.httpAddr != "" {
+		// HTTP-01 on the plain port: autocert answers /.well-known/acme-challenge/
+		// and passes every other request on. Set before any listener starts,
+		// so that autocert falls back to HTTP-01 when TLS-ALPN-01 fails.
+		plainHandler = acmeManager.HTTPHandler(handler)
+	}
 	newServer := func() *http.Server {
 		s := &http.Server{Handler: handler, ConnContext: capture.ConnContext, ReadHeaderTimeout: cfg.readHeaderTimeout,
 			IdleTimeout: cfg.idleTimeout, MaxHeaderBytes: cfg.maxHeaderBytes, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
@@ -219,6 +251,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(boundAd
 			return err
 		}
 		s := newServer()
+		s.Handler = plainHandler
 		servers = append(servers, s)
 		bound.http = ln.Addr().String()
 		go func() { errc <- s.Serve(capture.NewPlainListener(ln)) }()
