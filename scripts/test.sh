@@ -27,6 +27,12 @@ go vet ./...
 step "go test -race"
 go test -race -count=1 ./...
 
+step "ACME: echo gets certificates from a local pebble (real TLS-ALPN-01 and HTTP-01 validation)"
+pebble_dir=$(mktemp -d)
+GOBIN="$pebble_dir" go install github.com/letsencrypt/pebble/v2/cmd/pebble@v2.10.1
+FP_PEBBLE="$pebble_dir/pebble" go test -race -count=1 -run '^TestACME' -v ./cmd/echo
+rm -rf "$pebble_dir"
+
 step "fuzzers (${FUZZTIME:-20000x} each)"
 for pkg in ./fingerprint ./analyze ./capture; do
   for f in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz'); do
