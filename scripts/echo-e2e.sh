@@ -156,4 +156,7 @@ log "$(wc -l <"$expected") answers expected, $(ls "$answers" | wc -l) saved${fai
 
 # --- compare with tshark and read-tls-client-hello -----------------------------
 log "running TestEndToEndAgainstTshark"
-(cd "$repo" && FP_ECHO_E2E_DIR="$TMPD" go test -count=1 -run '^TestEndToEndAgainstTshark$' -v ./cmd/echo)
+# -v for the closing table (one line per answer and its checks); the per-subtest
+# RUN/PASS lines are left out, failures and their diffs are not.
+(cd "$repo" && FP_ECHO_E2E_DIR="$TMPD" go test -count=1 -run '^TestEndToEndAgainstTshark$' -v ./cmd/echo) |
+  grep -v -e '^=== RUN' -e '^=== NAME' -e '^    --- PASS: TestEndToEndAgainstTshark/'
