@@ -55,6 +55,9 @@ fi
 FP_GOLDEN_DIR="$live" go test -count=1 -run 'TestGolden' ./fingerprint
 FP_LIVE_PCAP="$live/capture.pcapng" go test -count=1 -run 'TestLiveCaptureAgainstTshark' -v ./analyze
 
+step "echo end to end: real clients against a running echo, answers against tshark and read-tls-client-hello"
+bash scripts/echo-e2e.sh
+
 step "generated capture: TCP and QUIC hellos against tshark"
 go run ./scripts/gencapture -out "$live/generated.pcap" -size 20MB -seed 7
 FP_GENERATED_PCAP="$live/generated.pcap" go test -count=1 -run 'TestGeneratedCaptureAgainstTshark' -v ./analyze
