@@ -11,6 +11,7 @@ import (
 	"html/template"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -29,6 +30,10 @@ type Report struct {
 	Fingerprints Fingerprints `json:"fingerprints"`
 	HTTP2        *HTTP2Info   `json:"http2,omitempty"`
 	Capture      CaptureInfo  `json:"capture"`
+	// Curl is a curl command line that repeats the request as far as curl
+	// can; CurlNotes says what it cannot repeat.
+	Curl      string   `json:"curl"`
+	CurlNotes []string `json:"curl_notes"`
 }
 
 // HTTPInfo is the request as the client sent it.
@@ -72,6 +77,56 @@ type CodePoint struct {
 type Extension struct {
 	CodePoint
 	DataHex string `json:"data_hex"`
+	// Data is the decoded body, for the types fingerprint.ClientHello
+	// decodes. It is absent for other types, for a repeated extension (only
+	// the first of a type is decoded) and for one that did not decode (see
+	// the hello's anomalies).
+	Data *ExtensionData `json:"data,omitempty"`
+}
+
+// ExtensionData is the decoded body of one extension: only the fields of
+// its type are present (a list the client sent empty prints as []).
+type ExtensionData struct {
+	ServerName          *string     `json:"server_name,omitzero"`          // server_name (0): the host_name entry
+	StatusType          *CodePoint  `json:"status_type,omitzero"`          // status_request (5)
+	Groups              []CodePoint `json:"groups,omitzero"`               // supported_groups (10)
+	PointFormats        []CodePoint `json:"point_formats,omitzero"`        // ec_point_formats (11)
+	SignatureAlgorithms []CodePoint `json:"signature_algorithms,omitzero"` // signature_algorithms (13), signature_algorithms_cert (50), delegated_credentials (34)
+	Protocols           []string    `json:"protocols,omitzero"`            // ALPN (16), application_settings (17513, 17613)
+	Versions            []CodePoint `json:"versions,omitzero"`             // supported_versions (43)
+	PSKModes            []CodePoint `json:"psk_key_exchange_modes,omitzero"`
+	KeyShares           []KeyShare  `json:"key_shares,omitzero"`                  // key_share (51)
+	CertCompression     []CodePoint `json:"cert_compression_algorithms,omitzero"` // compress_certificate (27)
+	RecordSizeLimit     *uint16     `json:"record_size_limit,omitzero"`           // record_size_limit (28)
+	PSKIdentities       *int        `json:"psk_identities,omitzero"`              // pre_shared_key (41): number of identities
+	ECH                 *ECH        `json:"ech,omitzero"`                         // encrypted_client_hello (65037)
+	QUICParameters      []QUICParam `json:"quic_transport_parameters,omitzero"`   // 57, 65445
+	// Length is the body length of padding (21), and the length of the
+	// ticket of session_ticket (35) and of the cookie of cookie (44).
+	Length *int `json:"length,omitzero"`
+}
+
+// KeyShare is one key_share entry: its group and the length of its key.
+type KeyShare struct {
+	Group     CodePoint `json:"group"`
+	KeyLength int       `json:"key_length"`
+}
+
+// ECH is an encrypted_client_hello extension: an outer one's HPKE suite,
+// config id and lengths, or an inner one's type byte alone.
+type ECH struct {
+	Type          string     `json:"type"` // outer, inner or UNKNOWN_<n>
+	KDF           *CodePoint `json:"kdf,omitempty"`
+	AEAD          *CodePoint `json:"aead,omitempty"`
+	ConfigID      *uint8     `json:"config_id,omitempty"`
+	EncLength     int        `json:"enc_length,omitempty"`
+	PayloadLength int        `json:"payload_length,omitempty"`
+}
+
+// QUICParam is one QUIC transport parameter.
+type QUICParam struct {
+	ID       uint64 `json:"id"`
+	ValueHex string `json:"value_hex"`
 }
 
 // Fingerprints are all the fingerprints of the request and its connection.
@@ -186,6 +241,13 @@ const echoPageTemplate = `<!doctype html>
 
 // Report builds the report of r from the connection's records.
 func (e *Echo) Report(r *http.Request) Report {
+	rep, _ := e.report(r)
+	return rep
+}
+
+// report is Report that also returns the request's capture record, nil
+// when there is none.
+func (e *Echo) report(r *http.Request) (Report, *fingerprint.HTTPRequest) {
 	rep := Report{Client: r.RemoteAddr}
 	body, n, cut := readBody(r.Body, e.Limits.MaxBody)
 	rep.HTTP = HTTPInfo{Version: r.Proto, Method: r.Method, Authority: r.Host, Path: r.URL.Path,
@@ -195,9 +257,25 @@ func (e *Echo) Report(r *http.Request) Report {
 	} else {
 		rep.HTTP.BodyBase64 = base64.StdEncoding.EncodeToString(body)
 	}
+	rec := fromRecords(&rep, r)
+	if rec == nil {
+		// Without the record, the order net/http kept is all there is.
+		for name, values := range r.Header {
+			for _, v := range values {
+				rep.HTTP.Headers = append(rep.HTTP.Headers, [2]string{name, v})
+			}
+		}
+	}
+	rep.Curl, rep.CurlNotes = CurlCommand(&rep.HTTP, r.RequestURI, rec != nil)
+	return rep, rec
+}
+
+// fromRecords fills rep from the connection's capture records and returns
+// the request's record, nil when there is none.
+func fromRecords(rep *Report, r *http.Request) *fingerprint.HTTPRequest {
 	pc, ok := capture.PlainFromContext(r.Context())
 	if !ok {
-		return rep
+		return nil
 	}
 	if state := pc.TLS(); state != nil {
 		rep.HTTP.Scheme = "https"
@@ -218,13 +296,7 @@ func (e *Echo) Report(r *http.Request) Report {
 		rep.Capture.Stopped = why
 	}
 	if rec == nil {
-		// Without the record, the order net/http kept is all there is.
-		for name, values := range r.Header {
-			for _, v := range values {
-				rep.HTTP.Headers = append(rep.HTTP.Headers, [2]string{name, v})
-			}
-		}
-		return rep
+		return nil
 	}
 	for _, h := range rec.Headers {
 		rep.HTTP.Headers = append(rep.HTTP.Headers, [2]string{h.Name, h.Value})
@@ -234,7 +306,7 @@ func (e *Echo) Report(r *http.Request) Report {
 	if r.ProtoMajor == 2 {
 		pc.WithHTTP2(func(c *fingerprint.HTTP2Conn) { rep.HTTP2 = http2Info(c, rec) })
 	}
-	return rep
+	return rec
 }
 
 // maxCountedBody bounds the body bytes read past MaxBody only to count them.
@@ -265,11 +337,231 @@ func tlsInfo(pc *capture.PlainConn, state *tls.ConnectionState) *TLSInfo {
 	for _, c := range ch.CipherSuites {
 		info.CipherSuites = append(info.CipherSuites, CodePoint{ID: uint16(c), Name: c.String(), GREASE: fingerprint.IsGREASE(uint16(c))})
 	}
-	for _, x := range ch.Extensions {
-		info.Extensions = append(info.Extensions, Extension{CodePoint: CodePoint{ID: uint16(x.Type), Name: x.Type.String(),
-			GREASE: x.GREASE()}, DataHex: hex.EncodeToString(x.Data)})
-	}
+	info.Extensions = helloExtensions(ch)
 	return info
+}
+
+// helloExtensions lists the hello's extensions in wire order with the
+// parser's decoded view of each.
+func helloExtensions(ch *fingerprint.ClientHello) []Extension {
+	out := make([]Extension, 0, len(ch.Extensions))
+	seen := map[fingerprint.ExtensionType]bool{}
+	for _, x := range ch.Extensions {
+		e := Extension{CodePoint: CodePoint{ID: uint16(x.Type), Name: x.Type.String(), GREASE: x.GREASE()},
+			DataHex: hex.EncodeToString(x.Data)}
+		// The parser decodes the first extension of a type only, and leaves
+		// a malformed one's fields empty.
+		if !seen[x.Type] && !malformed(ch, x) {
+			e.Data = extensionData(ch, x.Type)
+		}
+		seen[x.Type] = true
+		out = append(out, e)
+	}
+	return out
+}
+
+func malformed(ch *fingerprint.ClientHello, x fingerprint.Extension) bool {
+	for _, a := range ch.Anomalies {
+		if a.Code == fingerprint.AnomalyMalformedExtension && a.Offset == x.Offset {
+			return true
+		}
+	}
+	return false
+}
+
+// extensionData returns the decoded view of the first extension of type
+// t, from the fields the parser filled; nil for a type it does not decode.
+func extensionData(ch *fingerprint.ClientHello, t fingerprint.ExtensionType) *ExtensionData {
+	var d ExtensionData
+	switch t {
+	case fingerprint.ExtServerName:
+		d.ServerName = ptr(ch.ServerName)
+	case fingerprint.ExtStatusRequest:
+		d.StatusType = &CodePoint{ID: uint16(ch.StatusRequestType), Name: statusTypeName(ch.StatusRequestType)}
+	case fingerprint.ExtSupportedGroups:
+		d.Groups = codePoints(ch.SupportedGroups)
+	case fingerprint.ExtECPointFormats:
+		d.PointFormats = byteCodePoints(ch.ECPointFormats, pointFormatName)
+	case fingerprint.ExtSignatureAlgorithms:
+		d.SignatureAlgorithms = codePoints(ch.SignatureAlgorithms)
+	case fingerprint.ExtSignatureAlgorithmsCert:
+		d.SignatureAlgorithms = codePoints(ch.SignatureAlgorithmsCert)
+	case fingerprint.ExtDelegatedCredentials:
+		d.SignatureAlgorithms = codePoints(ch.DelegatedCredentials)
+	case fingerprint.ExtALPN:
+		d.Protocols = append([]string{}, ch.ALPN...)
+	case fingerprint.ExtApplicationSettings, fingerprint.ExtApplicationSettingsOld:
+		if ch.ApplicationSettingsType != t {
+			return nil // the other ALPS type came first and was the one decoded
+		}
+		d.Protocols = append([]string{}, ch.ApplicationSettings...)
+	case fingerprint.ExtSupportedVersions:
+		d.Versions = make([]CodePoint, 0, len(ch.SupportedVersions))
+		for _, v := range ch.SupportedVersions {
+			d.Versions = append(d.Versions, versionCodePoint(v))
+		}
+	case fingerprint.ExtPSKKeyExchangeModes:
+		d.PSKModes = byteCodePoints(ch.PSKKeyExchangeModes, pskModeName)
+	case fingerprint.ExtKeyShare:
+		d.KeyShares = make([]KeyShare, 0, len(ch.KeyShares))
+		for _, k := range ch.KeyShares {
+			d.KeyShares = append(d.KeyShares, KeyShare{Group: codePoint(k.Group), KeyLength: k.KeyLen})
+		}
+	case fingerprint.ExtCompressCertificate:
+		d.CertCompression = make([]CodePoint, 0, len(ch.CertCompressionAlgs))
+		for _, a := range ch.CertCompressionAlgs {
+			d.CertCompression = append(d.CertCompression, CodePoint{ID: a, Name: certCompressionName(a)})
+		}
+	case fingerprint.ExtRecordSizeLimit:
+		d.RecordSizeLimit = ptr(ch.RecordSizeLimit)
+	case fingerprint.ExtPreSharedKey:
+		d.PSKIdentities = ptr(ch.PSKIdentities)
+	case fingerprint.ExtEncryptedClientHello:
+		if ch.ECH == nil {
+			return nil
+		}
+		d.ECH = echView(ch.ECH)
+	case fingerprint.ExtQUICTransportParameters, fingerprint.ExtQUICTransportParamsDraft:
+		d.QUICParameters = make([]QUICParam, 0, len(ch.QUICTransportParameters))
+		for _, p := range ch.QUICTransportParameters {
+			d.QUICParameters = append(d.QUICParameters, QUICParam{ID: p.ID, ValueHex: hex.EncodeToString(p.Value)})
+		}
+	case fingerprint.ExtPadding:
+		d.Length = ptr(ch.PaddingLen)
+	case fingerprint.ExtSessionTicket:
+		d.Length = ptr(len(ch.SessionTicket))
+	case fingerprint.ExtCookie:
+		d.Length = ptr(len(ch.Cookie))
+	default:
+		return nil
+	}
+	return &d
+}
+
+// ptr returns a pointer to a copy of v: the views never alias the hello.
+func ptr[T any](v T) *T { return &v }
+
+// codePoint names a typed 16-bit ID by its String(), GREASE marked.
+func codePoint[T interface {
+	~uint16
+	String() string
+}](v T) CodePoint {
+	return CodePoint{ID: uint16(v), Name: v.String(), GREASE: fingerprint.IsGREASE(uint16(v))}
+}
+
+func codePoints[T interface {
+	~uint16
+	String() string
+}](vs []T) []CodePoint {
+	out := make([]CodePoint, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, codePoint(v))
+	}
+	return out
+}
+
+func byteCodePoints(vs []byte, name func(uint8) string) []CodePoint {
+	out := make([]CodePoint, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, CodePoint{ID: uint16(v), Name: name(v)})
+	}
+	return out
+}
+
+// versionCodePoint names a supported_versions entry ("TLS 1.3"); GREASE
+// marked, an unknown value as crypto/tls prints it (0x0305).
+func versionCodePoint(v uint16) CodePoint {
+	if fingerprint.IsGREASE(v) {
+		return CodePoint{ID: v, Name: "GREASE", GREASE: true}
+	}
+	return CodePoint{ID: v, Name: tls.VersionName(v)}
+}
+
+func echView(e *fingerprint.ECHOuter) *ECH {
+	switch e.Type {
+	case 0:
+		return &ECH{Type: "outer", KDF: &CodePoint{ID: e.KDF, Name: hpkeKDFName(e.KDF)},
+			AEAD: &CodePoint{ID: e.AEAD, Name: hpkeAEADName(e.AEAD)}, ConfigID: ptr(e.ConfigID), EncLength: e.EncLen, PayloadLength: e.PayloadLen}
+	case 1:
+		return &ECH{Type: "inner"}
+	}
+	return &ECH{Type: "UNKNOWN_" + strconv.Itoa(int(e.Type))}
+}
+
+// Names of the one-byte and small code points the extensions carry; the
+// 16-bit registries with typed IDs are named in package fingerprint.
+
+// pointFormatName names an ec_point_formats entry (RFC 8422 5.1.2).
+func pointFormatName(v uint8) string {
+	switch v {
+	case 0:
+		return "uncompressed"
+	case 1:
+		return "ansiX962_compressed_prime"
+	case 2:
+		return "ansiX962_compressed_char2"
+	}
+	return "UNKNOWN_" + strconv.Itoa(int(v))
+}
+
+// pskModeName names a psk_key_exchange_modes entry (RFC 8446 4.2.9).
+func pskModeName(v uint8) string {
+	switch v {
+	case 0:
+		return "psk_ke"
+	case 1:
+		return "psk_dhe_ke"
+	}
+	return "UNKNOWN_" + strconv.Itoa(int(v))
+}
+
+// certCompressionName names a compress_certificate algorithm (RFC 8879).
+func certCompressionName(v uint16) string {
+	switch v {
+	case 1:
+		return "zlib"
+	case 2:
+		return "brotli"
+	case 3:
+		return "zstd"
+	}
+	return "UNKNOWN_" + strconv.Itoa(int(v))
+}
+
+// statusTypeName names a status_request CertificateStatusType (RFC 6066 8).
+func statusTypeName(v uint8) string {
+	if v == 1 {
+		return "ocsp"
+	}
+	return "UNKNOWN_" + strconv.Itoa(int(v))
+}
+
+// hpkeKDFName and hpkeAEADName name the HPKE ids of an ECH cipher suite
+// (RFC 9180 7.2, 7.3).
+func hpkeKDFName(v uint16) string {
+	switch v {
+	case 1:
+		return "HKDF-SHA256"
+	case 2:
+		return "HKDF-SHA384"
+	case 3:
+		return "HKDF-SHA512"
+	}
+	return "UNKNOWN_" + strconv.Itoa(int(v))
+}
+
+func hpkeAEADName(v uint16) string {
+	switch v {
+	case 1:
+		return "AES-128-GCM"
+	case 2:
+		return "AES-256-GCM"
+	case 3:
+		return "ChaCha20Poly1305"
+	case 0xffff:
+		return "Export-only"
+	}
+	return "UNKNOWN_" + strconv.Itoa(int(v))
 }
 
 func http2Info(c *fingerprint.HTTP2Conn, rec *fingerprint.HTTPRequest) *HTTP2Info {
