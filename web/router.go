@@ -22,6 +22,8 @@ func EchoRouter(echo *Echo, ws *WebsocketEcho) http.Handler {
 	r.HandleFunc("/ws", ws.ServeHTTP)
 	r.Get("/api/clean", echo.APIClean)
 	r.Get("/api/raw", APIRaw)
+	r.Get("/api/all", echo.APIAll)
+	r.Get("/api/tls", echo.APITLS)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 			ws.ServeHTTP(w, r)
