@@ -19,29 +19,39 @@ import (
 //
 //   - ja4, ja4_r: per docs/fingerprints.md. TrackMe takes the version from
 //     the negotiated version instead of supported_versions, always writes
-//     "d" for SNI, does not zero-pad the counts, and maps ALPN to h2/h1
-//     instead of the first and last characters of the first protocol.
-//   - akamai_fingerprint: per docs/fingerprints.md. TrackMe writes setting
-//     8 as ":1", takes the first WINDOW_UPDATE on any stream and PRIORITY
-//     frames up to the first END_STREAM, and writes :protocol as "p".
+//     "d" for SNI, does not zero-pad the counts, maps ALPN to h2/h1 (and
+//     writes nothing without ALPN) instead of the first and last
+//     characters of the first protocol or "00".
+//   - http2.akamai_fingerprint: per docs/fingerprints.md. TrackMe writes a
+//     setting it has no name for (8, GREASE ids) without its id (":1"),
+//     takes the first WINDOW_UPDATE on any stream and every PRIORITY frame
+//     up to the first END_STREAM, and writes :protocol as "p".
 //   - peetprint: per docs/fingerprints.md (GREASE signature algorithms as
 //     numbers; later TrackMe versions write them as GREASE).
 //   - tls_version_record: the ClientHello's legacy_version, as TrackMe
 //     fills it (the field name notwithstanding); the record layer's
 //     version is tls.record_version in the full report.
-//   - ciphers, extensions: names from our tables (IANA names, e.g.
-//     "x25519 (29)" where TrackMe prints "X25519 (29)"; 0x5600 is
-//     TLS_FALLBACK_SCSV); a suite we cannot name prints as 0x%04X.
-//     padding_data_length counts bytes (TrackMe counts hex digits);
-//     signature_algorithms_cert (50) is decoded (TrackMe keys it on 53);
-//     a GREASE signature algorithm prints as "TLS_GREASE (0x..)";
-//     status_request carries only certificate_status_type ("OCSP (1)";
-//     TrackMe's list lengths are read from the wrong bytes); mode 0 of
-//     PSK_Key_Exchange_Mode is named psk_ke as in RFC 8446.
+//   - tls.ciphers and tls.extensions names come from our tables: IANA
+//     names ("x25519 (29)" where TrackMe prints "X25519 (29)";
+//     "renegotiation_info (65281)" where it prints
+//     "extensionRenegotiationInfo (boringssl) (65281)"; 0x00ff is
+//     TLS_EMPTY_RENEGOTIATION_INFO_SCSV and 0x5600 TLS_FALLBACK_SCSV,
+//     which it names TLS_EMPTY_RENEGOTIATION_INFO and
+//     TLS_EMPTY_RENEGOTIATION_INFO_SCSV), our UNKNOWN_<n> for an unknown
+//     extension, group or certificate compression algorithm, 0x%04X for a
+//     suite we cannot name.
+//   - tls.extensions values: padding_data_length counts bytes (TrackMe
+//     counts hex digits); signature_algorithms_cert (50) is decoded
+//     (TrackMe keys its decoder on 53) and status_request_v2 (17) is not;
+//     a GREASE signature algorithm prints as "TLS_GREASE (0x....)";
+//     status_request carries only certificate_status_type, as "OCSP (1)"
+//     (TrackMe reads the two list lengths from the wrong bytes); mode 0 of
+//     PSK_Key_Exchange_Mode is named psk_ke, as in RFC 8446.
+//   - user_agent: the first User-Agent header (TrackMe: the last).
 //   - http2.sent_frames: the frames through this request's HEADERS, then
 //     its stream's CONTINUATION and DATA frames through END_STREAM;
-//     header values are written as sent (TrackMe escapes quotes with
-//     %q); DATA payloads and GOAWAY details are not kept.
+//     header values as sent (TrackMe escapes them with %q); DATA payloads
+//     and GOAWAY details are not kept.
 //   - http1.headers: the header lines of the head as parsed, "Name: Value".
 //   - tcpip and http3 are absent: the echo sees neither TCP/IP headers
 //     nor HTTP/3.
@@ -342,6 +352,9 @@ func trackMeFrames(c *fingerprint.HTTP2Conn, rec *fingerprint.HTTPRequest) []Tra
 			}
 		}
 		tf := TrackMeFrame{Type: f.Type.String(), StreamID: f.StreamID, Length: uint32(f.Length), Flags: trackMeFlags(f)}
+		if strings.HasPrefix(tf.Type, "UNKNOWN_") {
+			tf.Type = "UNKNOWN_FRAME_TYPE_" + strconv.Itoa(int(f.Type)) // as golang.org/x/net/http2 names it
+		}
 		switch f.Type {
 		case fingerprint.FrameSettings:
 			for _, s := range c.Settings {

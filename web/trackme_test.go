@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/hex"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 
 	"github.com/fpwork/fp/capture"
 	"github.com/fpwork/fp/fingerprint"
@@ -687,3 +689,68 @@ func names(cps []codePointJSON) string {
 // isGREASE is RFC 8701's rule, written out here rather than taken from
 // the code under test: 0x?a?a with both bytes equal.
 func isGREASE(v uint16) bool { return v>>8 == v&0xff && v&0x0f == 0x0a }
+
+// TestTrackMeFrames: the sent_frames of a request on a connection whose
+// frames are written here with golang.org/x/net/http2: names, settings,
+// increments, priorities, flags and headers as written, and the frames
+// of other streams after the request's HEADERS left out.
+func TestTrackMeFrames(t *testing.T) {
+	var buf bytes.Buffer
+	buf.WriteString(http2.ClientPreface)
+	fr := http2.NewFramer(&buf, nil)
+	var hb bytes.Buffer
+	enc := hpack.NewEncoder(&hb)
+	block := func(kv ...string) []byte {
+		hb.Reset()
+		for i := 0; i < len(kv); i += 2 {
+			enc.WriteField(hpack.HeaderField{Name: kv[i], Value: kv[i+1]})
+		}
+		return append([]byte{}, hb.Bytes()...)
+	}
+	fr.WriteSettings(http2.Setting{ID: 1, Val: 65536}, http2.Setting{ID: 8, Val: 1}, http2.Setting{ID: 0x0a0a, Val: 1})
+	fr.WriteWindowUpdate(0, 15663105)
+	fr.WritePriority(3, http2.PriorityParam{StreamDep: 0, Weight: 200})
+	fr.WriteRawFrame(0x0b, 0, 0, []byte{1, 2})
+	first := block(":method", "POST", ":authority", "a", ":scheme", "https", ":path", "/x", "content-type", "text/plain")
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: first[:3],
+		Priority: http2.PriorityParam{StreamDep: 3, Exclusive: true, Weight: 41}})
+	fr.WriteContinuation(1, true, first[3:])
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 5, BlockFragment: block(":method", "GET", ":authority", "a", ":scheme", "https", ":path", "/y"),
+		EndHeaders: true, EndStream: true})
+	fr.WriteData(1, true, []byte("abc"))
+	fr.WriteData(1, false, []byte("after the end")) // a broken client's: not the request's
+	fr.WritePing(false, [8]byte{})
+
+	conn, err := fingerprint.ParseHTTP2Client(buf.Bytes(), fingerprint.DefaultHTTP2Limits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec *fingerprint.HTTPRequest
+	for _, r := range conn.Requests {
+		if r.StreamID == 1 {
+			rec = r
+		}
+	}
+	if rec == nil {
+		t.Fatalf("no request on stream 1: %+v", conn.Requests)
+	}
+	got, _ := json.Marshal(trackMeFrames(conn, rec))
+	var frames []tmParsedFrame
+	if err := json.Unmarshal(got, &frames); err != nil {
+		t.Fatal(err)
+	}
+	want := []tmParsedFrame{
+		{Type: "SETTINGS", Length: 18, Settings: []string{"HEADER_TABLE_SIZE = 65536", "ENABLE_CONNECT_PROTOCOL = 1", "UNKNOWN_SETTING_2570 = 1"}},
+		{Type: "WINDOW_UPDATE", Length: 4, Increment: 15663105},
+		{Type: "PRIORITY", Stream: 3, Length: 5, Priority: &tmPriority{Weight: 201}},
+		{Type: "UNKNOWN_FRAME_TYPE_11", Length: 2},
+		{Type: "HEADERS", Stream: 1, Length: 5 + 3, Flags: []string{"Priority (0x20)"}, Priority: &tmPriority{Weight: 42, DependsOn: 3, Exclusive: 1},
+			Headers: []string{":method: POST", ":authority: a", ":scheme: https", ":path: /x", "content-type: text/plain"}},
+		{Type: "CONTINUATION", Stream: 1, Length: uint32(len(first) - 3), Flags: []string{"EndHeaders (0x4)"}},
+		{Type: "DATA", Stream: 1, Length: 3, Flags: []string{"EndStream (0x1)"}},
+	}
+	wantJSON, _ := json.Marshal(want)
+	if gotJSON, _ := json.Marshal(frames); string(gotJSON) != string(wantJSON) {
+		t.Errorf("sent_frames\n got %s\nwant %s", gotJSON, wantJSON)
+	}
+}
