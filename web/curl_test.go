@@ -109,12 +109,12 @@ func TestCurlCommand(t *testing.T) {
 		{
 			name: "a text body starting with @ is piped, not read as a file name",
 			h: HTTPInfo{Version: "HTTP/1.1", Method: "POST", Scheme: "http", Authority: "a", Headers: [][2]string{
-				{"Host", "a"}, {"Content-Type", "text/plain"}}, Body: "@/etc/passwd", BodyLength: 12},
+				{"Host", "a"}, {"Content-Type", "text/plain"}}, Body: "@body-file", BodyLength: 10},
 			target:  "/",
 			ordered: true,
 			wantArgs: []string{"curl", "--http1.1", "-H", "Content-Type: text/plain", "-H", "User-Agent:", "-H", "Accept:",
 				"--data-binary", "@-", "http://a/"},
-			wantStdin: "@/etc/passwd",
+			wantStdin: "@body-file",
 		},
 		{
 			name: "HEAD, an empty header value, a Host unlike the authority",
@@ -215,8 +215,7 @@ func TestShellQuote(t *testing.T) {
 // order) and JA4H equal the original's, which no curl default or header
 // order of curl's own may change.
 func TestCurlReplay(t *testing.T) {
-	curlBin, err := exec.LookPath("curl")
-	if err != nil {
+	if _, err := exec.LookPath("curl"); err != nil {
 		t.Skip("no curl")
 	}
 	shells := posixShells(t)
@@ -265,7 +264,10 @@ func TestCurlReplay(t *testing.T) {
 			}
 			for _, sh := range shells {
 				cmd := exec.Command(sh, "-c", orig.Curl)
-				cmd.Env = append(os.Environ(), "CURL_CA_BUNDLE="+ca, "PATH="+filepath.Dir(curlBin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+				// The echo's certificate as the CA; no user .curlrc, no proxy.
+				home := t.TempDir()
+				cmd.Env = append(os.Environ(), "CURL_CA_BUNDLE="+ca, "HOME="+home, "CURL_HOME="+home, "XDG_CONFIG_HOME="+home,
+					"NO_PROXY=*", "no_proxy=*")
 				out, err := cmd.Output()
 				if err != nil {
 					t.Fatalf("%s -c %s: %v", sh, orig.Curl, err)
