@@ -537,7 +537,7 @@ func (cs *clientStream) feedHTTP2(b []byte) ([]Record, bool) {
 	var recs []Record
 	for ; cs.h2Emitted < len(conn.Requests); cs.h2Emitted++ {
 		r := conn.Requests[cs.h2Emitted]
-		if cs.h2Emitted == len(conn.Requests)-1 && cs.headersOpen() {
+		if cs.h2Emitted == len(conn.Requests)-1 && cs.h2.InHeaderBlock() {
 			break // its header block is still arriving
 		}
 		rec := httpRecord("", cs.requests+1, r, conn)
@@ -555,15 +555,3 @@ func (cs *clientStream) feedHTTP2(b []byte) ([]Record, bool) {
 	return recs, err != nil
 }
 
-// headersOpen reports whether the last HEADERS frame's block is still
-// incomplete (CONTINUATION frames to come).
-func (cs *clientStream) headersOpen() bool {
-	conn := cs.h2.Conn()
-	for i := len(conn.Frames) - 1; i >= 0; i-- {
-		f := conn.Frames[i]
-		if f.Type == fingerprint.FrameHeaders || f.Type == fingerprint.FrameContinuation {
-			return f.Flags&0x4 == 0
-		}
-	}
-	return false
-}

@@ -44,12 +44,21 @@ type plainLimits struct {
 	http1     fingerprint.HTTP1Limits
 	http2     fingerprint.HTTP2Limits
 	maxQueued int // unclaimed HTTP/1 heads kept
+	// keptStreams bounds the HTTP/2 records kept: past it the oldest are
+	// forgotten (a handler that never claims its record, /healthz say,
+	// must not fill the table). It exceeds net/http's default of 250
+	// concurrent streams, so a record still to be claimed is not among them.
+	keptStreams int
 }
 
 // NewPlainConn wraps c, whose client speaks proto.
 func NewPlainConn(c net.Conn, proto Protocol) *PlainConn {
+	h2 := fingerprint.DefaultHTTP2Limits()
+	// A live connection needs the preface's frames, not a log of every
+	// frame: list the first 256 (8 KiB).
+	h2.MaxFrames = 256
 	pc := &PlainConn{Conn: c, proto: proto, claimed: map[*fingerprint.HTTPRequest]bool{},
-		limits: plainLimits{http1: fingerprint.DefaultHTTP1Limits(), http2: fingerprint.DefaultHTTP2Limits(), maxQueued: 64}}
+		limits: plainLimits{http1: fingerprint.DefaultHTTP1Limits(), http2: h2, maxQueued: 64, keptStreams: 512}}
 	return pc
 }
 
@@ -80,6 +89,7 @@ func (pc *PlainConn) parse(b []byte) {
 			if err := pc.h2.Write(b); err != nil {
 				pc.stopped, pc.reason = true, err.Error()
 			}
+			pc.forgetHTTP2()
 			return
 		}
 		if pc.h1 == nil {
@@ -178,7 +188,39 @@ func (pc *PlainConn) ClaimHTTP2(r *http.Request) (*fingerprint.HTTPRequest, Stre
 		return nil, MatchAmbiguous
 	}
 	pc.claimed[found[0]] = true
+	if found[0].EndStream {
+		pc.forgetHTTP2()
+	}
 	return found[0], MatchExact
+}
+
+// forgetHTTP2 releases the HTTP/2 records no longer needed: those claimed
+// whose stream the client has ended, then the oldest past keptStreams.
+// The caller holds pc.mu.
+func (pc *PlainConn) forgetHTTP2() {
+	reqs := pc.h2.Conn().Requests
+	if len(pc.claimed) == 0 && len(reqs) <= pc.limits.keptStreams {
+		return
+	}
+	pc.h2.Forget(func(r *fingerprint.HTTPRequest) bool {
+		if pc.claimed[r] && r.EndStream {
+			delete(pc.claimed, r)
+			return true
+		}
+		return false
+	})
+	excess := len(pc.h2.Conn().Requests) - pc.limits.keptStreams
+	if excess <= 0 {
+		return
+	}
+	pc.h2.Forget(func(r *fingerprint.HTTPRequest) bool {
+		if excess == 0 {
+			return false
+		}
+		excess--
+		delete(pc.claimed, r)
+		return true
+	})
 }
 
 // sameRequest compares a record with what net/http decoded.

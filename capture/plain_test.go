@@ -4,16 +4,20 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/fpwork/fp/fingerprint"
 )
 
 // recordHandler answers with what the capture recorded for the request.
@@ -228,4 +232,74 @@ func TestClaimHTTP2Ambiguous(t *testing.T) {
 	if _, m := pc.ClaimHTTP2(req("9")); m != MatchNone {
 		t.Fatalf("claimed twice: %v", m)
 	}
+}
+
+// TestPlainConnHTTP2LongLived: one h2c connection serving more requests
+// than the parser keeps at once (MaxStreams) stays recorded to the end:
+// claimed records whose streams ended are released, and so are records no
+// handler claims (here every third path), oldest first past keptStreams.
+func TestPlainConnHTTP2LongLived(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	conns := make(chan *PlainConn, 1)
+	claiming := recordHandler(ProtocolHTTP2)
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/skip") {
+			io.WriteString(w, "{}") // never claims its record
+			return
+		}
+		claiming.ServeHTTP(w, r)
+	})
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		pc := NewPlainConn(c, ProtocolHTTP2)
+		pc.limits.http2.MaxStreams, pc.limits.keptStreams = 40, 20
+		conns <- pc
+		(&http2.Server{}).ServeConn(pc, &http2.ServeConnOpts{
+			Context: context.WithValue(context.Background(), plainKey{}, pc), Handler: handler})
+	}()
+	tr := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	pc := (*PlainConn)(nil)
+	for i := 0; i < 300; i++ {
+		path := "/n" + strconv.Itoa(i)
+		if i%3 == 2 {
+			path = "/skip" + strconv.Itoa(i)
+		}
+		var body io.Reader
+		if i%2 == 1 {
+			body = strings.NewReader("a body, so END_STREAM comes with DATA")
+		}
+		req, _ := http.NewRequest("POST", "http://"+ln.Addr().String()+path, body)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if pc == nil {
+			pc = <-conns
+		}
+		if i%3 != 2 && (out["match"] != "exact" || out["path"] != path) {
+			t.Fatalf("request %d: %v", i, out)
+		}
+	}
+	if stopped, why := pc.Stopped(); stopped {
+		t.Fatalf("recording stopped: %s", why)
+	}
+	pc.WithHTTP2(func(c *fingerprint.HTTP2Conn) {
+		if len(c.Requests) > 20 || c.First == nil || c.First.Target != "/n0" {
+			t.Fatalf("%d records kept, first %+v", len(c.Requests), c.First)
+		}
+	})
 }

@@ -57,7 +57,7 @@ func Akamai(c *HTTP2Conn) string {
 	}
 	b = append(b, '|')
 	// spec: Akamai PS: pseudo-header order of the first HEADERS frame.
-	if first := c.firstRequest(); first != nil {
+	if first := c.First; first != nil {
 		b = appendPseudoLetters(b, first.Headers)
 	}
 	return string(b)
@@ -93,15 +93,4 @@ func appendPseudoLetters(b []byte, hs []Header) []byte {
 
 func (c *HTTP2Conn) beforeFirstHeaders(frame int) bool {
 	return c.FirstHeaders < 0 || frame < c.FirstHeaders
-}
-
-// firstRequest returns the request whose HEADERS frame came first.
-func (c *HTTP2Conn) firstRequest() *HTTPRequest {
-	if c.FirstHeaders < 0 || len(c.Requests) == 0 {
-		return nil
-	}
-	if r := c.Requests[0]; r.Offset == c.Frames[c.FirstHeaders].Offset {
-		return r
-	}
-	return nil
 }

@@ -65,4 +65,5 @@ const (
 	AnomalyTooManyStreams         = "too_many_streams"
 	AnomalyTooManySettings        = "too_many_settings"
 	AnomalyHeaderListTooLarge     = "header_list_too_large"
+	AnomalyFramesNotListed        = "frames_not_listed"
 )

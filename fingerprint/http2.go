@@ -68,12 +68,13 @@ const (
 
 // HTTP2Limits bound what the HTTP/2 parser keeps.
 type HTTP2Limits struct {
-	MaxFrames         int // frames read per connection
+	MaxFrames         int // frames listed per connection; later ones are parsed, not listed
 	MaxFrameLen       int // payload length of one frame
 	MaxHeaderBlock    int // encoded bytes of one header block (HEADERS + CONTINUATION)
 	MaxHeaderListSize int // decoded header list size (RFC 9113 6.5.2 accounting)
-	MaxStreams        int // requests kept
+	MaxStreams        int // requests kept at once (see HTTP2Parser.Forget)
 	MaxSettings       int // settings kept per SETTINGS frame
+	MaxAnomalies      int // connection anomalies kept; later ones are counted
 }
 
 // DefaultHTTP2Limits returns the limits the services and fp analyze use.
@@ -85,6 +86,7 @@ func DefaultHTTP2Limits() HTTP2Limits {
 		MaxHeaderListSize: 256 << 10,
 		MaxStreams:        1000,
 		MaxSettings:       64,
+		MaxAnomalies:      64,
 	}
 }
 
@@ -128,18 +130,28 @@ type HTTP2Priority struct {
 
 // HTTP2Conn is what a client sent on one HTTP/2 connection.
 type HTTP2Conn struct {
-	Preface       bool
+	Preface bool
+	// Frames lists the first MaxFrames frames; FrameCount counts them all.
+	// The SETTINGS, WINDOW_UPDATE and PRIORITY records below are those of
+	// listed frames, and their Frame fields index Frames.
 	Frames        []HTTP2Frame
+	FrameCount    int
 	Settings      []HTTP2Settings
 	WindowUpdates []HTTP2WindowUpdate
 	Priorities    []HTTP2Priority // PRIORITY frames only
 	// Requests in the order their HEADERS frames arrived; each HTTPRequest's
-	// Offset is that of its HEADERS frame.
+	// Offset is that of its HEADERS frame. A live reader removes the ones it
+	// is done with (HTTP2Parser.Forget).
 	Requests []*HTTPRequest
-	// FirstHeaders is the index in Frames of the first HEADERS frame, -1
-	// when there is none.
+	// First is the request of the first HEADERS frame, kept when Requests
+	// no longer holds it.
+	First *HTTPRequest
+	// FirstHeaders is the frame number (index in Frames while listed) of
+	// the first HEADERS frame, -1 when there is none.
 	FirstHeaders int
 	Anomalies    []Anomaly
+	// AnomaliesDropped counts anomalies past MaxAnomalies, not kept.
+	AnomaliesDropped int
 	// Consumed counts the stream bytes fully parsed.
 	Consumed int
 }
@@ -160,6 +172,7 @@ type HTTP2Parser struct {
 	listSize   int
 	listCut    bool
 	blockOff   int
+	maxStream  uint32 // highest stream id that opened a request
 }
 
 // NewHTTP2Parser returns a parser for one connection's client stream.
@@ -189,6 +202,27 @@ func ParseHTTP2Client(b []byte, lim HTTP2Limits) (*HTTP2Conn, error) {
 
 // Conn returns what has been parsed so far. It aliases the parser's state.
 func (p *HTTP2Parser) Conn() *HTTP2Conn { return &p.conn }
+
+// Forget removes from Conn().Requests every request for which done
+// reports true, so a long-lived connection keeps only the records still
+// needed (MaxStreams bounds those kept at once). It returns how many it
+// removed. Conn().First stays.
+func (p *HTTP2Parser) Forget(done func(*HTTPRequest) bool) int {
+	kept := p.conn.Requests[:0]
+	for _, r := range p.conn.Requests {
+		if !done(r) {
+			kept = append(kept, r)
+		}
+	}
+	n := len(p.conn.Requests) - len(kept)
+	clear(p.conn.Requests[len(kept):])
+	p.conn.Requests = kept
+	return n
+}
+
+// InHeaderBlock reports whether a header block is open: its HEADERS frame
+// has arrived and CONTINUATION frames are still to come.
+func (p *HTTP2Parser) InHeaderBlock() bool { return p.inBlock }
 
 // Close reports ErrTruncated when the stream ended inside a frame or a
 // header block.
@@ -288,9 +322,6 @@ func (p *HTTP2Parser) consume(b []byte) (int, error) {
 		if len(rest) < http2FrameHeaderLen+length {
 			return used, nil
 		}
-		if len(p.conn.Frames) >= p.lim.MaxFrames {
-			return used, h2Err(p.conn.Consumed, "frame count exceeds limit", ErrTooLarge)
-		}
 		f := HTTP2Frame{
 			Type:     HTTP2FrameType(rest[3]),
 			Flags:    rest[4],
@@ -307,19 +338,29 @@ func (p *HTTP2Parser) consume(b []byte) (int, error) {
 }
 
 func (p *HTTP2Parser) anomaly(code string, off int, detail string) {
+	if len(p.conn.Anomalies) >= p.lim.MaxAnomalies {
+		p.conn.AnomaliesDropped++
+		return
+	}
 	p.conn.Anomalies = append(p.conn.Anomalies, Anomaly{Code: code, Offset: off, Detail: detail})
 }
 
 // frame handles one complete frame.
 func (p *HTTP2Parser) frame(f HTTP2Frame, payload []byte) error {
-	idx := len(p.conn.Frames)
-	p.conn.Frames = append(p.conn.Frames, f)
+	idx := p.conn.FrameCount
+	p.conn.FrameCount++
+	listed := idx < p.lim.MaxFrames
+	if listed {
+		p.conn.Frames = append(p.conn.Frames, f)
+	} else if idx == p.lim.MaxFrames {
+		p.anomaly(AnomalyFramesNotListed, f.Offset, "frames from here on are parsed but not listed")
+	}
 	if p.inBlock && f.Type != FrameContinuation {
 		return h2Err(f.Offset, f.Type.String()+" frame inside a header block", ErrMalformed)
 	}
 	switch f.Type {
 	case FrameSettings:
-		if f.Flags&flagAck != 0 {
+		if f.Flags&flagAck != 0 || !listed {
 			return nil
 		}
 		if f.Length%6 != 0 {
@@ -338,6 +379,9 @@ func (p *HTTP2Parser) frame(f HTTP2Frame, payload []byte) error {
 		}
 		p.conn.Settings = append(p.conn.Settings, s)
 	case FrameWindowUpdate:
+		if !listed {
+			return nil
+		}
 		if len(payload) != 4 {
 			p.anomaly(AnomalyBadFrameSize, f.Offset, "WINDOW_UPDATE length not 4")
 			return nil
@@ -346,6 +390,9 @@ func (p *HTTP2Parser) frame(f HTTP2Frame, payload []byte) error {
 			Frame: idx, StreamID: f.StreamID, Increment: be31(payload),
 		})
 	case FramePriority:
+		if !listed {
+			return nil
+		}
 		if len(payload) != 5 {
 			p.anomaly(AnomalyBadFrameSize, f.Offset, "PRIORITY length not 5")
 			return nil
@@ -418,14 +465,23 @@ func (p *HTTP2Parser) headers(f HTTP2Frame, idx int, payload []byte) error {
 	switch {
 	case f.StreamID == 0:
 		p.anomaly(AnomalyStreamZeroHeaders, f.Offset, "")
-	case p.stream(f.StreamID) != nil:
-		// Trailers: decoded for the HPACK state, not kept.
+	case f.StreamID <= p.maxStream:
+		// Trailers (client streams only count up): decoded for the HPACK
+		// state, not kept.
+		if r := p.stream(f.StreamID); r != nil && f.Flags&flagEndStream != 0 {
+			r.EndStream = true
+		}
 	case len(p.conn.Requests) >= p.lim.MaxStreams:
+		p.maxStream = f.StreamID
 		p.anomaly(AnomalyTooManyStreams, f.Offset, "the request is not kept")
 	default:
+		p.maxStream = f.StreamID
 		p.block = &HTTPRequest{Version: HTTP2, StreamID: f.StreamID, Priority: pr,
 			EndStream: f.Flags&flagEndStream != 0, Offset: f.Offset}
 		p.conn.Requests = append(p.conn.Requests, p.block)
+		if p.conn.First == nil && p.conn.FirstHeaders == idx {
+			p.conn.First = p.block
+		}
 	}
 	return p.fragment(f, payload)
 }

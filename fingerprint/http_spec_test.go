@@ -3,6 +3,7 @@ package fingerprint
 import (
 	"bytes"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -254,8 +255,9 @@ func TestHTTP2Limits(t *testing.T) {
 	lim := DefaultHTTP2Limits()
 	lim.MaxFrames = 10
 	conn, err := ParseHTTP2Client(s.buf.Bytes(), lim)
-	if !errors.Is(err, ErrTooLarge) || len(conn.Frames) != 10 {
-		t.Fatalf("frame cap: err %v, %d frames", err, len(conn.Frames))
+	if err != nil || len(conn.Frames) != 10 || conn.FrameCount != 20 || len(conn.Anomalies) != 1 ||
+		conn.Anomalies[0].Code != AnomalyFramesNotListed {
+		t.Fatalf("frame cap: err %v, %d frames listed of %d, anomalies %v", err, len(conn.Frames), conn.FrameCount, conn.Anomalies)
 	}
 
 	s = newH2Stream()
@@ -414,5 +416,67 @@ func TestHTTP1Stream(t *testing.T) {
 	var pe *ParseError
 	if !errors.As(err, &pe) || pe.Offset != 18 || !errors.Is(err, ErrMalformed) {
 		t.Fatalf("second request broken: %v", err)
+	}
+}
+
+// TestHTTP2ParserLongLived: a live reader forgets the requests it is done
+// with; the parser then keeps only what is still needed, the Akamai
+// fingerprint still has the first request's pseudo-header order, trailers
+// end their stream without opening a request, and anomalies are capped.
+func TestHTTP2ParserLongLived(t *testing.T) {
+	s := newH2Stream()
+	s.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 6291456})
+	s.fr.WriteWindowUpdate(0, 15663105)
+	lim := DefaultHTTP2Limits()
+	lim.MaxStreams, lim.MaxFrames, lim.MaxAnomalies = 4, 8, 3
+	p := NewHTTP2Parser(lim)
+	write := func() {
+		t.Helper()
+		if err := p.Write(s.buf.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+		s.buf.Reset()
+	}
+	write()
+	want := Akamai(p.Conn()) // no request yet: "...|"
+	for i := uint32(0); i < 50; i++ {
+		id := 1 + 2*i
+		s.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, EndHeaders: true,
+			BlockFragment: s.block(":method", "POST", ":authority", "a", ":scheme", "https", ":path", "/"+strconv.Itoa(int(i)))})
+		s.fr.WriteData(id, false, []byte("body"))
+		// Trailers end the stream.
+		s.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, EndHeaders: true, EndStream: true,
+			BlockFragment: s.block("x-trailer", "1")})
+		s.fr.WritePing(false, [8]byte{}) // a frame the reader does not keep
+		write()
+		conn := p.Conn()
+		if len(conn.Requests) != 1 || conn.Requests[0].StreamID != id || !conn.Requests[0].EndStream {
+			t.Fatalf("stream %d: requests %+v", id, conn.Requests)
+		}
+		if got := conn.Requests[0].Target; got != "/"+strconv.Itoa(int(i)) {
+			t.Fatalf("stream %d: target %q", id, got)
+		}
+		if n := p.Forget(func(r *HTTPRequest) bool { return r.EndStream }); n != 1 {
+			t.Fatalf("stream %d: forgot %d", id, n)
+		}
+	}
+	conn := p.Conn()
+	if conn.First == nil || conn.First.StreamID != 1 {
+		t.Fatalf("first request %+v", conn.First)
+	}
+	if got := Akamai(conn); got != want+"m,a,s,p" {
+		t.Fatalf("akamai %q, want %q", got, want+"m,a,s,p")
+	}
+	if len(conn.Frames) != 8 || conn.FrameCount != 2+50*4 {
+		t.Fatalf("frames listed %d of %d", len(conn.Frames), conn.FrameCount)
+	}
+	// Anomalies past the cap (frames_not_listed was the first) are counted,
+	// not kept.
+	for i := 0; i < 5; i++ {
+		s.fr.WriteRawFrame(http2.FrameContinuation, 0, 101, nil)
+	}
+	write()
+	if len(conn.Anomalies) != 3 || conn.AnomaliesDropped != 3 {
+		t.Fatalf("anomalies %d kept (%v), %d dropped", len(conn.Anomalies), conn.Anomalies, conn.AnomaliesDropped)
 	}
 }
