@@ -554,4 +554,3 @@ func (cs *clientStream) feedHTTP2(b []byte) ([]Record, bool) {
 	cs.trimSegs(next)
 	return recs, err != nil
 }
-
