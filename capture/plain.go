@@ -162,6 +162,10 @@ const (
 	MatchExact     StreamMatch = "exact"     // one open record matched
 	MatchAmbiguous StreamMatch = "ambiguous" // several matched but in different header orders: not guessed
 	MatchNone      StreamMatch = "none"
+	// MatchUpgrade: the request was sent as HTTP/1.1 asking for the h2c
+	// upgrade and answered as HTTP/2 stream 1; its record is that HTTP/1
+	// head (ClaimHTTP1).
+	MatchUpgrade StreamMatch = "upgrade"
 )
 
 // ClaimHTTP2 finds the record of an HTTP/2 request: the oldest unclaimed

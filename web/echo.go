@@ -171,7 +171,7 @@ type Frame struct {
 
 // CaptureInfo says how the request's record was found.
 type CaptureInfo struct {
-	StreamMatch string                `json:"stream_match,omitempty"` // HTTP/2: exact, ambiguous, none
+	StreamMatch string                `json:"stream_match,omitempty"` // HTTP/2: exact, ambiguous, none, upgrade
 	Stopped     string                `json:"stopped,omitempty"`      // why recording ended early
 	Anomalies   []fingerprint.Anomaly `json:"anomalies,omitempty"`
 }
@@ -285,12 +285,16 @@ func fromRecords(rep *Report, r *http.Request) *fingerprint.HTTPRequest {
 		}
 	}
 	var rec *fingerprint.HTTPRequest
+	var m capture.StreamMatch
 	if r.ProtoMajor == 2 {
-		var m capture.StreamMatch
 		rec, m = pc.ClaimHTTP2(r)
 		rep.Capture.StreamMatch = string(m)
 	} else if head, ok := pc.ClaimHTTP1(r); ok {
 		rec = head
+		if H2CUpgraded(r) {
+			m = capture.MatchUpgrade
+			rep.Capture.StreamMatch = string(m)
+		}
 	}
 	if stopped, why := pc.Stopped(); stopped {
 		rep.Capture.Stopped = why
@@ -303,7 +307,22 @@ func fromRecords(rep *Report, r *http.Request) *fingerprint.HTTPRequest {
 	}
 	rep.Capture.Anomalies = rec.Anomalies
 	rep.Fingerprints.HTTPFingerprints = pc.Fingerprints(rec)
-	if r.ProtoMajor == 2 {
+	switch {
+	case m == capture.MatchUpgrade:
+		// Sent as HTTP/1.1, before the HTTP/2 connection it asked for: no
+		// Akamai fingerprint; the settings are those of its HTTP2-Settings
+		// header (RFC 7540 section 3.2.1), the stream is 1.
+		rep.Fingerprints.Akamai, rep.Fingerprints.AkamaiHash = "", ""
+		rep.HTTP2 = &HTTP2Info{StreamID: 1}
+		for _, h := range rec.Headers {
+			if strings.EqualFold(h.Name, "HTTP2-Settings") {
+				settings, _ := fingerprint.ParseHTTP2SettingsHeader(h.Value)
+				for _, s := range settings {
+					rep.HTTP2.Settings = append(rep.HTTP2.Settings, Setting{ID: uint16(s.ID), Name: s.ID.String(), Value: s.Value})
+				}
+			}
+		}
+	case r.ProtoMajor == 2:
 		pc.WithHTTP2(func(c *fingerprint.HTTP2Conn) { rep.HTTP2 = http2Info(c, rec) })
 	}
 	return rec

@@ -191,12 +191,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(boundAd
 	handler := web.RateLimit(cfg.ratePerSecond, cfg.rateBurst, 100000, time.Now)(
 		web.EchoRouter(web.NewEcho(web.EchoLimits{MaxBody: cfg.maxBody}, metrics),
 			&web.WebsocketEcho{MaxMessage: cfg.maxMessage, IdleTimeout: cfg.idleTimeout}))
-	plainHandler := handler
+	// The plain port also takes the HTTP/1.1 upgrade to h2c.
+	plainHandler := web.H2CUpgrade(handler, cfg.maxBody)
 	if acmeManager != nil && cfg.httpAddr != "" {
 		// HTTP-01 on the plain port: autocert answers /.well-known/acme-challenge/
 		// and passes every other request on. Set before any listener starts,
 		// so that autocert falls back to HTTP-01 when TLS-ALPN-01 fails.
-		plainHandler = acmeManager.HTTPHandler(handler)
+		plainHandler = acmeManager.HTTPHandler(plainHandler)
 	}
 	newServer := func() *http.Server {
 		s := &http.Server{Handler: handler, ConnContext: capture.ConnContext, ReadHeaderTimeout: cfg.readHeaderTimeout,
