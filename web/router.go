@@ -25,7 +25,7 @@ func EchoRouter(echo *Echo, ws *WebsocketEcho) http.Handler {
 	r.Get("/api/all", echo.APIAll)
 	r.Get("/api/tls", echo.APITLS)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || IsExtendedConnectWebsocket(r) {
 			ws.ServeHTTP(w, r)
 			return
 		}

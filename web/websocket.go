@@ -18,7 +18,8 @@ const (
 	ProtocolLower = "echo-lower" // text messages lower-cased; binary unchanged
 )
 
-// WebsocketEcho echoes websocket messages. No subprotocol offered behaves
+// WebsocketEcho echoes websocket messages, over an HTTP/1.1 upgrade or an
+// HTTP/2 extended CONNECT (RFC 8441). No subprotocol offered behaves
 // as "echo"; subprotocols offered of which none is known are refused with
 // 400.
 type WebsocketEcho struct {
@@ -33,7 +34,14 @@ func (e *WebsocketEcho) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "none of the offered subprotocols is known: use echo, echo-upper or echo-lower", http.StatusBadRequest)
 		return
 	}
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{ProtocolEcho, ProtocolUpper, ProtocolLower}})
+	opts := &websocket.AcceptOptions{Subprotocols: []string{ProtocolEcho, ProtocolUpper, ProtocolLower}}
+	var c *websocket.Conn
+	var err error
+	if IsExtendedConnectWebsocket(r) {
+		c, err = acceptExtendedConnect(w, r, opts)
+	} else {
+		c, err = websocket.Accept(w, r, opts)
+	}
 	if err != nil {
 		return // Accept has answered
 	}

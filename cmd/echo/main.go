@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -60,6 +61,8 @@ type config struct {
 	ratePerSecond       float64
 	rateBurst           int
 	keyLogFile          string
+	h2Websocket         bool     // websockets over HTTP/2 extended CONNECT (RFC 8441)
+	godebug             string   // GODEBUG as the process started
 	acmeDomains         []string // certificates through ACME (autocert) for these names
 	acmeDirectory       string
 	acmeCache           string
@@ -97,6 +100,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	str(&burst, "rate-burst", "100", "requests a client may send at once")
 	str(&c.keyLogFile, "keylog", "", "append TLS secrets in NSS key log format to this file, so captures can be decrypted (tests and debugging only: it voids the secrecy of every connection)")
 	str(&c.proxyProtocol, "proxy-protocol", "off", "PROXY protocol v1/v2 header before each connection: off, optional or required; its address becomes the client's")
+	h2ws, h2wsErr := strconv.ParseBool(env("h2-websocket", "false"))
+	if h2wsErr != nil {
+		return c, fmt.Errorf("bad ECHO_H2_WEBSOCKET: want true or false")
+	}
+	fs.BoolVar(&c.h2Websocket, "h2-websocket", h2ws, "accept websockets over HTTP/2 extended CONNECT (RFC 8441); net/http reads the switch only at process start, so echo restarts itself with GODEBUG="+xconnectGODEBUG+" added (env ECHO_H2_WEBSOCKET)")
 	var acmeDomain string
 	str(&acmeDomain, "acme-domain", "", "comma-separated host names to get certificates for through ACME (autocert), instead of --cert or the self-signed one; "+
 		"the CA validates through --https-addr (TLS-ALPN-01; the CA connects to port 443 of the name) or, when that fails, --http-addr (HTTP-01; port 80); "+
@@ -142,7 +150,45 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if err := c.parseACME(acmeDomain); err != nil {
 		return c, err
 	}
+	c.godebug = getenv("GODEBUG")
 	return c, nil
+}
+
+// xconnectGODEBUG makes net/http and golang.org/x/net/http2 accept RFC
+// 8441 extended CONNECT (and advertise SETTINGS_ENABLE_CONNECT_PROTOCOL).
+// Both read it from the environment once, when the process starts.
+const xconnectGODEBUG = "http2xconnect=1"
+
+// hasGODEBUG reports whether the GODEBUG value godebug holds setting.
+func hasGODEBUG(godebug, setting string) bool {
+	for _, kv := range strings.Split(godebug, ",") {
+		if strings.TrimSpace(kv) == setting {
+			return true
+		}
+	}
+	return false
+}
+
+// withGODEBUG returns environ with setting added to its GODEBUG (the
+// first GODEBUG entry is the one a Go program reads; the others are
+// dropped).
+func withGODEBUG(environ []string, setting string) []string {
+	out := make([]string, 0, len(environ)+1)
+	godebug := ""
+	seen := false
+	for _, kv := range environ {
+		if v, ok := strings.CutPrefix(kv, "GODEBUG="); ok {
+			if !seen {
+				godebug, seen = v, true
+			}
+			continue
+		}
+		out = append(out, kv)
+	}
+	if godebug != "" {
+		godebug += ","
+	}
+	return append(out, "GODEBUG="+godebug+setting)
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
@@ -151,6 +197,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if cfg.h2Websocket && !hasGODEBUG(cfg.godebug, xconnectGODEBUG) {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("echo: --h2-websocket: restarting with GODEBUG=%s: %w", xconnectGODEBUG, err)
+		}
+		log.Info("echo: restarting with GODEBUG=" + xconnectGODEBUG + " for --h2-websocket")
+		return syscall.Exec(exe, args, withGODEBUG(os.Environ(), xconnectGODEBUG))
+	}
 	return serve(ctx, cfg, log, nil)
 }
 
@@ -160,6 +214,9 @@ type boundAddrs struct{ https, http, metrics string }
 // serve runs the listeners until ctx ends, then shuts down gracefully.
 // ready, when set, gets the bound addresses (for tests with port 0).
 func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(boundAddrs)) error {
+	if cfg.h2Websocket && !hasGODEBUG(cfg.godebug, xconnectGODEBUG) {
+		return fmt.Errorf("echo: --h2-websocket needs GODEBUG=%s when the process starts", xconnectGODEBUG)
+	}
 	var cert tls.Certificate
 	var acmeManager *autocert.Manager
 	var err error
