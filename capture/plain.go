@@ -58,7 +58,7 @@ func NewPlainConn(c net.Conn, proto Protocol) *PlainConn {
 	// frame: list the first 256 (8 KiB).
 	h2.MaxFrames = 256
 	pc := &PlainConn{Conn: c, proto: proto, claimed: map[*fingerprint.HTTPRequest]bool{},
-		limits: plainLimits{http1: fingerprint.DefaultHTTP1Limits(), http2: h2, maxQueued: 64, keptStreams: 512}}
+		limits: plainLimits{http1: liveHTTP1Limits(), http2: h2, maxQueued: 64, keptStreams: 512}}
 	return pc
 }
 

@@ -286,15 +286,17 @@ func fromRecords(rep *Report, r *http.Request) *fingerprint.HTTPRequest {
 	}
 	var rec *fingerprint.HTTPRequest
 	var m capture.StreamMatch
-	if r.ProtoMajor == 2 {
+	if c, ok := capture.ClaimedFromContext(r.Context()); ok {
+		rec, m = c.Record, c.Match
+	} else if r.ProtoMajor == 2 {
 		rec, m = pc.ClaimHTTP2(r)
+	} else {
+		rec, _ = pc.ClaimHTTP1(r)
+	}
+	rep.Capture.StreamMatch = string(m)
+	if r.ProtoMajor == 1 && rec != nil && H2CUpgraded(r) {
+		m = capture.MatchUpgrade
 		rep.Capture.StreamMatch = string(m)
-	} else if head, ok := pc.ClaimHTTP1(r); ok {
-		rec = head
-		if H2CUpgraded(r) {
-			m = capture.MatchUpgrade
-			rep.Capture.StreamMatch = string(m)
-		}
 	}
 	if stopped, why := pc.Stopped(); stopped {
 		rep.Capture.Stopped = why
