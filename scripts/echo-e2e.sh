@@ -5,7 +5,8 @@
 # captures both ports with tshark on lo, and sends real clients, each saving the echo's
 # answer: Go crypto/tls over HTTP/2 and HTTP/1.1 and every uTLS v1.8.2 parrot
 # (scripts/echoclients), curl --http1.1, --http2 and h2c --http2-prior-knowledge,
-# openssl s_client with a raw HTTP/1.1 request, and headless Chromium (--dump-dom).
+# openssl s_client with a raw HTTP/1.1 request, headless Chromium (--dump-dom) and,
+# when installed, headless Firefox ESR.
 # Then it stops the capture and runs cmd/echo's TestEndToEndAgainstTshark, which
 # compares every answer with tshark's decode of the same connection (JA3, HTTP/2
 # SETTINGS, WINDOW_UPDATE, header order; decrypted with the echo's key log) and with
@@ -15,7 +16,7 @@
 #
 # Needs root (tshark on lo) and the tools of scripts/install-deps.sh. A missing client
 # tool is skipped with a note, except in CI (CI set), where it is a failure. Firefox
-# is not run: it has no way to print the page it loaded without a WebDriver client.
+# ESR, driven through WebDriver BiDi by echoclients, is optional.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -143,6 +144,34 @@ if need chromium; then
   run_client chromium 'chromium --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking \
     --disable-component-update --disable-sync --user-data-dir="$TMPD/chromium-profile" --ignore-certificate-errors \
     --ssl-key-log-file="$TMPD/chromium.keylog" --dump-dom "https://localhost:$HTTPS_PORT/e2e/chromium" >"$answers/chromium.html"'
+fi
+
+# Firefox ESR (optional, skipped when not installed): it cannot print the page it
+# loaded from the command line, so echoclients drives it through WebDriver BiDi on a
+# loopback port, in a session that accepts the self-signed certificate, and saves the
+# text of the page's <pre>. user.js turns off its background traffic.
+if command -v firefox-esr >/dev/null; then
+  BIDI_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+  ffp="$TMPD/firefox-profile"
+  mkdir -p "$ffp" "$TMPD/firefox-home"
+  printf 'user_pref("%s", %s);\n' browser.shell.checkDefaultBrowser false datareporting.policy.dataSubmissionEnabled false \
+    toolkit.telemetry.reportingpolicy.firstRun false network.captive-portal-service.enabled false \
+    network.connectivity-service.enabled false app.update.enabled false browser.safebrowsing.update.enabled false \
+    extensions.update.enabled false network.dns.disablePrefetch true network.prefetch-next false >"$ffp/user.js"
+  HOME="$TMPD/firefox-home" firefox-esr --headless --no-remote --profile "$ffp" --remote-debugging-port "$BIDI_PORT" \
+    >"$TMPD/firefox.out" 2>"$TMPD/firefox.err" </dev/null &
+  firefox_pid=$!
+  pids+=("$firefox_pid")
+  for _ in $(seq 300); do
+    grep -q "WebDriver BiDi listening" "$TMPD/firefox.err" 2>/dev/null && break
+    kill -0 "$firefox_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  BIDI_PORT=$BIDI_PORT run_client firefox-esr '"$TMPD/echoclients" --bidi "ws://127.0.0.1:$BIDI_PORT" --name firefox-esr --out "$answers" --page "https://localhost:$HTTPS_PORT/e2e/firefox-esr"'
+  kill "$firefox_pid" 2>/dev/null || true
+  wait "$firefox_pid" 2>/dev/null || true
+else
+  log "  firefox-esr not installed (optional): skipped"
 fi
 
 # --- stop the capture ---------------------------------------------------------

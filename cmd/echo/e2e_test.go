@@ -24,8 +24,8 @@ import (
 // TestEndToEndAgainstTshark checks the echo's answers to real clients against tools
 // that share no code with it. scripts/echo-e2e.sh runs the echo with --keylog, captures
 // its ports with tshark, sends the clients (Go crypto/tls, every uTLS parrot, curl h1,
-// h2 and h2c, openssl s_client, headless Chromium), saves each answer and sets
-// FP_ECHO_E2E_DIR to a directory holding:
+// h2 and h2c, openssl s_client, headless Chromium, Firefox ESR when installed), saves
+// each answer and sets FP_ECHO_E2E_DIR to a directory holding:
 //
 //	ports.txt        "https PORT" and "http PORT" (plain HTTP and prior-knowledge h2c)
 //	capture.pcapng   tshark's loopback capture of both ports

@@ -3,6 +3,9 @@
 //
 //	echoclients --https 127.0.0.1:PORT --out DIR   run every client, write DIR/NAME.json
 //	echoclients --list                             print the answer names, one a line
+//	echoclients --bidi ws://127.0.0.1:P --page URL --name NAME --out DIR
+//	                                               load URL in a browser through WebDriver
+//	                                               BiDi, save the page's <pre> as NAME.json
 //
 // The clients: Go crypto/tls through net/http over HTTP/2 (go-h2) and HTTP/1.1 (go-h1),
 // two requests on one connection each, then every concrete uTLS v1.8.2 parrot (utls-*),
@@ -13,7 +16,13 @@
 // both answers are kept (NAME-1, NAME-2).
 //
 // A client that fails is reported on stderr and the others still run; the exit status
-// is then 1. It is run by scripts/echo-e2e.sh; it is not part of the product.
+// is then 1.
+//
+// With --bidi it drives a browser instead (Firefox ESR started with
+// --remote-debugging-port): a session that accepts the echo's self-signed certificate
+// loads the page, and the text of its <pre>, the echo's JSON answer, is saved.
+//
+// It is run by scripts/echo-e2e.sh; it is not part of the product.
 package main
 
 import (
@@ -67,8 +76,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	httpsAddr := fs.String("https", "", "the echo's HTTPS address (loopback host:port)")
 	out := fs.String("out", "", "directory for the answers (NAME.json)")
 	list := fs.Bool("list", false, "print the answer names and exit")
+	bidi := fs.String("bidi", "", "a browser's WebDriver BiDi endpoint (ws://127.0.0.1:PORT): load --page in it instead")
+	page := fs.String("page", "", "with --bidi: the echo URL to load")
+	name := fs.String("name", "", "with --bidi: the answer name")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *bidi != "" {
+		if *page == "" || *name == "" || *out == "" {
+			return errors.New("--bidi needs --page, --name and --out")
+		}
+		ctx, cancel := context.WithTimeout(ctx, 45*time.Second)
+		defer cancel()
+		return browserAnswer(ctx, *bidi, *page, *name, func(a answer, body []byte) error {
+			return os.WriteFile(filepath.Join(*out, a.Name+".json"), body, 0o644)
+		})
 	}
 	clients := allClients()
 	if *list {
