@@ -38,7 +38,7 @@ for t in tshark go node python3; do command -v "$t" >/dev/null || die "$t not fo
 [ -d "$here/oracle/node_modules/read-tls-client-hello" ] ||
   (cd "$here/oracle" && npm ci --silent --no-audit --no-fund)
 
-TMPD=$(mktemp -d /tmp/echo-e2e.XXXXXX)
+TMPD=$(mktemp -d -t echo-e2e.XXXXXX)
 answers="$TMPD/answers"
 mkdir -p "$answers"
 pids=()
