@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 
@@ -117,6 +118,20 @@ func (c *Conn) ClientHello() (*fingerprint.ClientHello, []byte, error) {
 		return nil, nil, c.helloEr
 	}
 	return nil, nil, ErrNoHello
+}
+
+// HelloState says, for logs, how far the hello got: "complete", what
+// stopped its recording, or how many bytes of it had arrived.
+func (c *Conn) HelloState() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.hello != nil:
+		return "complete"
+	case c.helloEr != nil:
+		return c.helloEr.Error()
+	}
+	return fmt.Sprintf("incomplete: %d bytes received", len(c.buf))
 }
 
 // Fingerprints returns the TLS fingerprints of the connection's hello,

@@ -2,6 +2,9 @@ package capture
 
 import (
 	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -38,6 +41,8 @@ type PlainConn struct {
 	claimed map[*fingerprint.HTTPRequest]bool // HTTP/2 requests claimed
 	stopped bool                              // parsing ended (error, limit, or not HTTP)
 	reason  string                            // why it ended early
+	failed  bool                              // it ended on bad input or a limit
+	readErr error                             // the first read error other than EOF
 }
 
 type plainLimits struct {
@@ -67,12 +72,47 @@ func NewPlainConn(c net.Conn, proto Protocol) *PlainConn {
 // with the reason kept.
 func (pc *PlainConn) Read(p []byte) (int, error) {
 	n, err := pc.Conn.Read(p)
-	if n > 0 {
+	if n > 0 || err != nil {
 		pc.mu.Lock()
-		pc.parse(p[:n])
+		if n > 0 {
+			pc.parse(p[:n])
+		}
+		if err != nil && pc.readErr == nil && !errors.Is(err, io.EOF) {
+			pc.readErr = err
+		}
 		pc.mu.Unlock()
 	}
 	return n, err
+}
+
+// EndReason says why the connection ended, when that was not the
+// ordinary end (the client closing between requests, or the server
+// closing an idle or finished connection): what the client sent could not
+// be read as HTTP or hit a limit, the client was too slow to finish a
+// request head, the connection ended inside one (the server refused it,
+// or the client left), or reading failed. It is "" otherwise.
+func (pc *PlainConn) EndReason() string {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	held := 0
+	if pc.h1 != nil {
+		held = pc.h1.Held()
+	}
+	var ne net.Error
+	switch {
+	case pc.failed:
+		return "unreadable client data: " + pc.reason
+	case pc.readErr != nil && errors.As(pc.readErr, &ne) && ne.Timeout():
+		if held > 0 {
+			return fmt.Sprintf("slow client: a request head incomplete (%d bytes) at the read timeout", held)
+		}
+		return "" // idle
+	case pc.readErr != nil && !errors.Is(pc.readErr, net.ErrClosed):
+		return "read failed: " + pc.readErr.Error()
+	case held > 0:
+		return fmt.Sprintf("ended inside a request head (%d bytes): refused by the server, or the client left", held)
+	}
+	return ""
 }
 
 func (pc *PlainConn) stop(reason string) {
@@ -87,7 +127,7 @@ func (pc *PlainConn) parse(b []byte) {
 				pc.h2 = fingerprint.NewHTTP2Parser(pc.limits.http2)
 			}
 			if err := pc.h2.Write(b); err != nil {
-				pc.stopped, pc.reason = true, err.Error()
+				pc.stopped, pc.reason, pc.failed = true, err.Error(), true
 			}
 			pc.forgetHTTP2()
 			return
@@ -99,12 +139,14 @@ func (pc *PlainConn) parse(b []byte) {
 		for _, r := range reqs {
 			if len(pc.heads) >= pc.limits.maxQueued {
 				pc.stop("more unclaimed HTTP/1 requests than kept")
+				pc.failed = true
 				return
 			}
 			pc.heads = append(pc.heads, r)
 		}
 		if err != nil {
 			pc.stop(err.Error())
+			pc.failed = true
 			return
 		}
 		switch pc.h1.Stopped() {

@@ -76,7 +76,8 @@ func (l *TLSListener) handshake(raw net.Conn) {
 		l.onShake(err)
 	}
 	if err != nil {
-		l.log.Debug("capture: TLS handshake failed", "remote", raw.RemoteAddr().String(), "err", err)
+		l.log.Info("capture: TLS handshake failed", "remote", raw.RemoteAddr().String(), "err", err,
+			"hello", rec.HelloState())
 		raw.Close()
 		return
 	}

@@ -61,6 +61,7 @@ type config struct {
 	ratePerSecond       float64
 	rateBurst           int
 	keyLogFile          string
+	logLevel            slog.Level
 	h2Websocket         bool     // websockets over HTTP/2 extended CONNECT (RFC 8441)
 	godebug             string   // GODEBUG as the process started
 	acmeDomains         []string // certificates through ACME (autocert) for these names
@@ -105,6 +106,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, fmt.Errorf("bad ECHO_H2_WEBSOCKET: want true or false")
 	}
 	fs.BoolVar(&c.h2Websocket, "h2-websocket", h2ws, "accept websockets over HTTP/2 extended CONNECT (RFC 8441); net/http reads the switch only at process start, so echo restarts itself with GODEBUG="+xconnectGODEBUG+" added (env ECHO_H2_WEBSOCKET)")
+	var logLevel string
+	str(&logLevel, "log-level", "info", "log level: debug, info, warn or error (info logs each connection that ends on bad input, a failed handshake or a slow client)")
 	var acmeDomain string
 	str(&acmeDomain, "acme-domain", "", "comma-separated host names to get certificates for through ACME (autocert), instead of --cert or the self-signed one; "+
 		"the CA validates through --https-addr (TLS-ALPN-01; the CA connects to port 443 of the name) or, when that fails, --http-addr (HTTP-01; port 80); "+
@@ -151,6 +154,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, err
 	}
 	c.godebug = getenv("GODEBUG")
+	if err := c.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
+		return c, fmt.Errorf("bad --log-level %q: want debug, info, warn or error", logLevel)
+	}
 	return c, nil
 }
 
@@ -196,7 +202,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 	if cfg.h2Websocket && !hasGODEBUG(cfg.godebug, xconnectGODEBUG) {
 		exe, err := os.Executable()
 		if err != nil {
@@ -264,12 +270,19 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(boundAd
 		s.Protocols = new(http.Protocols)
 		s.Protocols.SetHTTP1(true)
 		s.Protocols.SetUnencryptedHTTP2(true)
-		s.ConnState = func(_ net.Conn, st http.ConnState) {
+		s.ConnState = func(c net.Conn, st http.ConnState) {
 			switch st {
 			case http.StateNew:
 				metrics.OpenConnections.Inc()
-			case http.StateClosed, http.StateHijacked:
+			case http.StateHijacked:
 				metrics.OpenConnections.Dec()
+			case http.StateClosed:
+				metrics.OpenConnections.Dec()
+				if pc, ok := c.(*capture.PlainConn); ok {
+					if why := pc.EndReason(); why != "" {
+						log.Info("echo: connection ended", "remote", c.RemoteAddr().String(), "reason", why)
+					}
+				}
 			}
 		}
 		return s
