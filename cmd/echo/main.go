@@ -254,8 +254,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(boundAd
 	// Every request claims its capture record first, whichever handler
 	// then answers it (a 429 too), so records stay in step with requests.
 	handler := capture.ClaimRecords(web.RateLimit(cfg.ratePerSecond, cfg.rateBurst, 100000, time.Now)(
-		web.EchoRouter(web.NewEcho(web.EchoLimits{MaxBody: cfg.maxBody}, metrics),
-			&web.WebsocketEcho{MaxMessage: cfg.maxMessage, IdleTimeout: cfg.idleTimeout})))
+		web.CORS(web.EchoRouter(web.NewEcho(web.EchoLimits{MaxBody: cfg.maxBody}, metrics),
+			&web.WebsocketEcho{MaxMessage: cfg.maxMessage, IdleTimeout: cfg.idleTimeout}))))
 	// The plain port also takes the HTTP/1.1 upgrade to h2c.
 	plainHandler := web.H2CUpgrade(handler, cfg.maxBody)
 	if acmeManager != nil && cfg.httpAddr != "" {
