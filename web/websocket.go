@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
 )
 
 // Websocket subprotocols of the echo.
@@ -25,6 +26,11 @@ const (
 type WebsocketEcho struct {
 	MaxMessage  int64         // bytes per message
 	IdleTimeout time.Duration // per message read
+	// MessageRate and MessageBurst bound the messages echoed per second
+	// on one connection (0: no bound). A client sending faster is slowed
+	// down, not dropped: its next message is read when the budget allows.
+	MessageRate  float64
+	MessageBurst int
 }
 
 // ServeHTTP implements http.Handler.
@@ -54,7 +60,14 @@ func (e *WebsocketEcho) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case ProtocolLower:
 		transform = bytes.ToLower
 	}
+	limit := rate.NewLimiter(rate.Inf, 0)
+	if e.MessageRate > 0 {
+		limit = rate.NewLimiter(rate.Limit(e.MessageRate), max(e.MessageBurst, 1))
+	}
 	for {
+		if err := limit.Wait(r.Context()); err != nil {
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), e.IdleTimeout)
 		typ, msg, err := c.Read(ctx)
 		cancel()

@@ -62,6 +62,8 @@ type config struct {
 	rateBurst           int
 	keyLogFile          string
 	logLevel            slog.Level
+	wsRate              float64
+	wsBurst             int
 	h2Websocket         bool     // websockets over HTTP/2 extended CONNECT (RFC 8441)
 	godebug             string   // GODEBUG as the process started
 	acmeDomains         []string // certificates through ACME (autocert) for these names
@@ -106,6 +108,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return c, fmt.Errorf("bad ECHO_H2_WEBSOCKET: want true or false")
 	}
 	fs.BoolVar(&c.h2Websocket, "h2-websocket", h2ws, "accept websockets over HTTP/2 extended CONNECT (RFC 8441); net/http reads the switch only at process start, so echo restarts itself with GODEBUG="+xconnectGODEBUG+" added (env ECHO_H2_WEBSOCKET)")
+	var wsRate, wsBurst string
+	str(&wsRate, "ws-rate", "100", "websocket messages echoed per second on one connection (a faster client is slowed down)")
+	str(&wsBurst, "ws-burst", "100", "websocket messages a client may send at once")
 	var logLevel string
 	str(&logLevel, "log-level", "info", "log level: debug, info, warn or error (info logs each connection that ends on bad input, a failed handshake or a slow client)")
 	var acmeDomain string
@@ -140,7 +145,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	for _, p := range []struct {
 		s, name string
 		dst     any
-	}{{maxConns, "max-conns", &c.maxConns}, {rateS, "rate", &c.ratePerSecond}, {burst, "rate-burst", &c.rateBurst}} {
+	}{{maxConns, "max-conns", &c.maxConns}, {rateS, "rate", &c.ratePerSecond}, {burst, "rate-burst", &c.rateBurst},
+		{wsRate, "ws-rate", &c.wsRate}, {wsBurst, "ws-burst", &c.wsBurst}} {
 		if _, err := fmt.Sscan(p.s, p.dst); err != nil {
 			return c, fmt.Errorf("bad --%s %q", p.name, p.s)
 		}
@@ -255,7 +261,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready func(boundAd
 	// then answers it (a 429 too), so records stay in step with requests.
 	handler := capture.ClaimRecords(web.RateLimit(cfg.ratePerSecond, cfg.rateBurst, 100000, time.Now)(
 		web.CORS(web.EchoRouter(web.NewEcho(web.EchoLimits{MaxBody: cfg.maxBody}, metrics),
-			&web.WebsocketEcho{MaxMessage: cfg.maxMessage, IdleTimeout: cfg.idleTimeout}))))
+			&web.WebsocketEcho{MaxMessage: cfg.maxMessage, IdleTimeout: cfg.idleTimeout,
+				MessageRate: cfg.wsRate, MessageBurst: cfg.wsBurst}))))
 	// The plain port also takes the HTTP/1.1 upgrade to h2c.
 	plainHandler := web.H2CUpgrade(handler, cfg.maxBody)
 	if acmeManager != nil && cfg.httpAddr != "" {
