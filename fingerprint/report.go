@@ -51,3 +51,8 @@ func ComputeHTTP(r *HTTPRequest, conn *HTTP2Conn) HTTPFingerprints {
 	}
 	return f
 }
+
+// AlgorithmVersion stamps stored fingerprints. Raise it whenever any
+// fingerprint's output changes for the same input, so that `fp recompute`
+// rebuilds the stored ones.
+const AlgorithmVersion = 1
