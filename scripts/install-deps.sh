@@ -6,7 +6,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 
-packages=(tshark curl openssl gnutls-bin wget2 nghttp2-client chromium firefox-esr ca-certificates git wrk)
+packages=(tshark curl openssl gnutls-bin wget2 nghttp2-client chromium firefox-esr ca-certificates git wrk postgresql)
 # node/npm and python3 may come from outside Debian (a preinstalled toolchain).
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 command -v python3 >/dev/null || packages+=(python3)
