@@ -356,8 +356,8 @@ func pathOf(k RequestKind) (method, path string) {
 // visit builds a batch: the visit, one observation per kind (50 ms apart)
 // on an HTTP/2 connection, the websocket one on its own HTTP/1.1
 // connection. The fetch request carries every secret of secretValues,
-// redacted before it is stored; JA4H is computed before, from the sent
-// headers.
+// redacted before it is stored; the derived values are computed by
+// DeriveRequest from the headers as sent.
 func (f *fixtures) visit(spec visitSpec) *Batch {
 	f.t.Helper()
 	p, ok := f.data.profiles[spec.ua]
@@ -417,9 +417,7 @@ func (f *fixtures) visit(spec visitSpec) *Batch {
 				fingerprint.Header{Name: "x-real-ip", Value: s[4]})
 			o.JS = slices.Clone(p.js)
 		}
-		req := &fingerprint.HTTPRequest{Version: version, Method: method, Target: path, Headers: sent}
-		fp := fingerprint.ComputeHTTP(req, nil)
-		o.Derived = ObservationFingerprints{Version: fingerprint.AlgorithmVersion, JA4H: fp.JA4H, JA4HR: fp.JA4HR, JA4HRO: fp.JA4HRO}
+		o.Derived = DeriveRequest(&fingerprint.HTTPRequest{Version: version, Method: method, Target: path, Headers: sent})
 		o.Headers = Redact(sent)
 		o.UserAgent = agentOf(f.t, spec.ua)
 		b.Observations = append(b.Observations, o)
