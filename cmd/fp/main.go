@@ -26,6 +26,7 @@ const usage = `usage: fp <command> [arguments]
 
 commands:
   analyze   print the fingerprints of raw TLS hellos and HTTP/1 or HTTP/2 client streams
+  migrate   apply (up), undo (down) or show (version) the database schema of DATABASE_URL
 `
 
 // run executes the command line and returns the process exit code.
@@ -37,6 +38,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	switch args[1] {
 	case "analyze":
 		return runAnalyze(ctx, args[2:], stdin, stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, args[2:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
