@@ -64,11 +64,15 @@ func (h *harness) startEcho(ctx context.Context) (*child, error) {
 
 // startEchoChild runs echo's serve() in cmd/echo's test binary
 // (TestLoadChild), which answers "gc" on its stdin with its heap and
-// stacks after a GC, and writes a CPU profile to cpuProfile when set.
-func (h *harness) startEchoChild(ctx context.Context, cpuProfile string, extraFlags ...string) (*child, error) {
+// stacks after a GC, and writes a CPU profile and an allocation profile
+// when their files are set.
+func (h *harness) startEchoChild(ctx context.Context, cpuProfile, allocProfile string, extraFlags ...string) (*child, error) {
 	args := []string{"-test.run=^TestLoadChild$"}
 	if cpuProfile != "" {
 		args = append(args, "-test.cpuprofile="+cpuProfile)
+	}
+	if allocProfile != "" {
+		args = append(args, "-test.memprofile="+allocProfile)
 	}
 	args = append(append(append(args, "--"), h.echoFlags()...), extraFlags...)
 	return startChild(ctx, childSpec{name: "echo (test child)", path: h.echoTest, args: args,
@@ -105,29 +109,36 @@ func cpuPerOp(ctx context.Context, c *child, load func(ctx context.Context) (int
 	return float64(after-before) / float64(time.Microsecond) / float64(ops), nil
 }
 
-// interleave runs a and b alternately (a b a b ...) after one untimed
-// warm-up run of each, h.runs times each, and returns their figures.
-func (h *harness) interleave(ctx context.Context, what, unit string, a, b measured) (as, bs []float64, err error) {
+// side is one server of a comparison and its measurement.
+type side struct {
+	name string
+	run  measured
+}
+
+// interleave runs the sides in turn (A B A B ..., or A B C A B C ...)
+// after one untimed warm-up run of each, h.runs times each, and returns
+// each side's figures. The first side is echo, the second its baseline.
+func (h *harness) interleave(ctx context.Context, what, unit string, sides ...side) ([][]float64, error) {
 	fmt.Fprintf(h.log, "== %s: warm-up\n", what)
-	if _, err := a(ctx); err != nil {
-		return nil, nil, err
+	for _, s := range sides {
+		if _, err := s.run(ctx); err != nil {
+			return nil, err
+		}
 	}
-	if _, err := b(ctx); err != nil {
-		return nil, nil, err
-	}
+	figures := make([][]float64, len(sides))
 	for i := range h.runs {
-		x, err := a(ctx)
-		if err != nil {
-			return nil, nil, err
+		line := fmt.Sprintf("== %s run %d/%d:", what, i+1, h.runs)
+		for j, s := range sides {
+			v, err := s.run(ctx)
+			if err != nil {
+				return nil, err
+			}
+			figures[j] = append(figures[j], v)
+			line += fmt.Sprintf(" %s %.1f %s,", s.name, v, unit)
 		}
-		y, err := b(ctx)
-		if err != nil {
-			return nil, nil, err
-		}
-		as, bs = append(as, x), append(bs, y)
-		fmt.Fprintf(h.log, "== %s run %d/%d: echo %.1f %s, baseline %.1f %s, ratio %.3f\n", what, i+1, h.runs, x, unit, y, unit, x/y)
+		fmt.Fprintf(h.log, "%s ratio %.3f\n", line, figures[0][i]/figures[1][i])
 	}
-	return as, bs, nil
+	return figures, nil
 }
 
 // median of an odd or even number of figures (the mean of the middle two).
@@ -162,7 +173,9 @@ func (r row) pass() bool {
 }
 
 // handshakeRow: server CPU per new-connection TLS handshake, echo against
-// a plain crypto/tls listener.
+// a plain crypto/tls listener. A third side, plain crypto/tls under
+// net/http (the connection closes without a request), shows how much of
+// the difference is net/http's per-connection work rather than capture's.
 func (h *harness) handshakeRow(ctx context.Context) (row, error) {
 	echo, err := h.startEcho(ctx)
 	if err != nil {
@@ -174,6 +187,11 @@ func (h *harness) handshakeRow(ctx context.Context) (row, error) {
 		return row{}, err
 	}
 	defer plain.stop()
+	withHTTP, err := h.startBaseline(ctx, "plain TLS + net/http", "serve-json", "-size", "1536")
+	if err != nil {
+		return row{}, err
+	}
+	defer withHTTP.stop()
 	run := func(c *child) measured {
 		return func(ctx context.Context) (float64, error) {
 			return cpuPerOp(ctx, c, func(ctx context.Context) (int, error) {
@@ -182,81 +200,118 @@ func (h *harness) handshakeRow(ctx context.Context) (row, error) {
 			})
 		}
 	}
-	as, bs, err := h.interleave(ctx, "TLS handshakes", "µs/handshake", run(echo), run(plain))
+	figures, err := h.interleave(ctx, "TLS handshakes", "µs/handshake",
+		side{"echo", run(echo)}, side{"plain-tls", run(plain)}, side{"plain-tls+net/http", run(withHTTP)})
 	if err != nil {
 		return row{}, err
 	}
-	return row{name: "TLS handshake, new connection", echo: median(as), base: median(bs), unit: "µs CPU",
-		ratio: median(as) / median(bs), target: 1.1,
-		note: fmt.Sprintf("%d handshakes a run, %d at a time; baseline: crypto/tls listener, no HTTP", h.handshakes, h.concurrency)}, nil
+	e, b, n := median(figures[0]), median(figures[1]), median(figures[2])
+	return row{name: "TLS handshake, new connection", echo: e, base: b, unit: "µs CPU", ratio: e / b, target: 1.1,
+		note: fmt.Sprintf("%d handshakes a run, %d at a time; baseline: crypto/tls listener, no HTTP. "+
+			"For scale, plain crypto/tls under net/http (no request): %.1f µs, echo/that %.2fx",
+			h.handshakes, h.concurrency, n, e/n)}, nil
 }
 
 // requestRow: server CPU per request on a new connection, echo against
-// plain crypto/tls + net/http answering a fixed 1.5 KB JSON.
+// plain crypto/tls + net/http answering a fixed 1.5 KB JSON. A third
+// side, the same plain server answering a fixed JSON as large as echo's
+// answer, shows how much of the difference the answer's size explains.
 func (h *harness) requestRow(ctx context.Context) (row, error) {
 	echo, err := h.startEcho(ctx)
 	if err != nil {
 		return row{}, err
 	}
 	defer echo.stop()
-	plain, err := h.startBaseline(ctx, "plain net/http, 1.5 KB JSON", "serve-json", "-size", "1536")
+	const baseBody = 1536
+	plain, err := h.startBaseline(ctx, "plain net/http, 1.5 KB JSON", "serve-json", "-size", strconv.Itoa(baseBody))
 	if err != nil {
 		return row{}, err
 	}
 	defer plain.stop()
-	sizes := map[*child]int{}
+	echoBytes, err := runLoad(ctx, echo.addr, requestOp, 1, 1)
+	if err != nil {
+		return row{}, err
+	}
+	plainBytes, err := runLoad(ctx, plain.addr, requestOp, 1, 1)
+	if err != nil {
+		return row{}, err
+	}
+	matchedBody := max(echoBytes-(plainBytes-baseBody), baseBody)
+	matched, err := h.startBaseline(ctx, "plain net/http, echo-sized JSON", "serve-json", "-size", strconv.Itoa(matchedBody))
+	if err != nil {
+		return row{}, err
+	}
+	defer matched.stop()
 	run := func(c *child) measured {
 		return func(ctx context.Context) (float64, error) {
 			return cpuPerOp(ctx, c, func(ctx context.Context) (int, error) {
-				size, err := runLoad(ctx, c.addr, requestOp, h.requests, h.concurrency)
-				sizes[c] = size
+				_, err := runLoad(ctx, c.addr, requestOp, h.requests, h.concurrency)
 				return h.requests, err
 			})
 		}
 	}
-	as, bs, err := h.interleave(ctx, "one request per new connection", "µs/request", run(echo), run(plain))
+	figures, err := h.interleave(ctx, "one request per new connection", "µs/request",
+		side{"echo", run(echo)}, side{"plain-1.5KB", run(plain)}, side{"plain-echo-sized", run(matched)})
 	if err != nil {
 		return row{}, err
 	}
-	return row{name: "one request per new connection", echo: median(as), base: median(bs), unit: "µs CPU",
-		ratio: median(as) / median(bs), target: 1.15,
-		note: fmt.Sprintf("%d requests a run, %d at a time; response bytes (head+body): echo %d, baseline %d",
-			h.requests, h.concurrency, sizes[echo], sizes[plain])}, nil
+	e, b, m := median(figures[0]), median(figures[1]), median(figures[2])
+	return row{name: "one request per new connection", echo: e, base: b, unit: "µs CPU", ratio: e / b, target: 1.15,
+		note: fmt.Sprintf("%d requests a run, %d at a time; response bytes (head+body): echo %d, baseline %d. "+
+			"For scale, the plain server answering a %d-byte JSON (echo's size): %.1f µs, echo/that %.2fx",
+			h.requests, h.concurrency, echoBytes, plainBytes, matchedBody, m, e/m)}, nil
 }
 
 // keepAliveRow: server CPU per HTTP/1.1 keep-alive request under wrk,
-// echo against plain net/http answering a fixed 200-byte JSON.
+// echo against plain net/http answering a fixed 200-byte JSON, and for
+// scale the same plain server answering a JSON as large as echo's.
 func (h *harness) keepAliveRow(ctx context.Context) (row, error) {
 	echo, err := h.startEcho(ctx)
 	if err != nil {
 		return row{}, err
 	}
 	defer echo.stop()
-	plain, err := h.startBaseline(ctx, "plain net/http, 200 B JSON", "serve-json", "-size", "200")
+	const baseBody = 200
+	plain, err := h.startBaseline(ctx, "plain net/http, 200 B JSON", "serve-json", "-size", strconv.Itoa(baseBody))
 	if err != nil {
 		return row{}, err
 	}
 	defer plain.stop()
+	// One short wrk run each tells the bytes of an answer to wrk's request
+	// (echo's depends on wrk's ClientHello and headers).
+	probe := append(slices.Clone(h.wrkArgs), "-d1s")
 	perReq := map[*child]float64{}
+	for _, c := range []*child{echo, plain} {
+		res, err := runWrk(ctx, h.wrk, probe, "https://"+c.addr+"/load")
+		if err != nil {
+			return row{}, err
+		}
+		perReq[c] = res.bytesRead / float64(res.requests)
+	}
+	matchedBody := max(int(perReq[echo]-(perReq[plain]-baseBody)), baseBody)
+	matched, err := h.startBaseline(ctx, "plain net/http, echo-sized JSON", "serve-json", "-size", strconv.Itoa(matchedBody))
+	if err != nil {
+		return row{}, err
+	}
+	defer matched.stop()
 	run := func(c *child) measured {
 		return func(ctx context.Context) (float64, error) {
 			return cpuPerOp(ctx, c, func(ctx context.Context) (int, error) {
 				res, err := runWrk(ctx, h.wrk, h.wrkArgs, "https://"+c.addr+"/load")
-				if res.requests > 0 {
-					perReq[c] = float64(res.bytesRead) / float64(res.requests)
-				}
 				return res.requests, err
 			})
 		}
 	}
-	as, bs, err := h.interleave(ctx, "HTTP/1.1 keep-alive (wrk)", "µs/request", run(echo), run(plain))
+	figures, err := h.interleave(ctx, "HTTP/1.1 keep-alive (wrk)", "µs/request",
+		side{"echo", run(echo)}, side{"plain-200B", run(plain)}, side{"plain-echo-sized", run(matched)})
 	if err != nil {
 		return row{}, err
 	}
-	return row{name: "HTTP/1.1 keep-alive request (wrk)", echo: median(as), base: median(bs), unit: "µs CPU",
-		ratio: median(as) / median(bs), target: 2,
-		note: fmt.Sprintf("wrk %s; bytes read a request (head+body): echo %.0f, baseline %.0f",
-			strings.Join(h.wrkArgs, " "), perReq[echo], perReq[plain])}, nil
+	e, b, m := median(figures[0]), median(figures[1]), median(figures[2])
+	return row{name: "HTTP/1.1 keep-alive request (wrk)", echo: e, base: b, unit: "µs CPU", ratio: e / b, target: 2,
+		note: fmt.Sprintf("wrk %s; bytes read a request (head+body): echo %.0f, baseline %.0f. "+
+			"For scale, the plain server answering a %d-byte JSON (echo's size): %.1f µs, echo/that %.2fx",
+			strings.Join(h.wrkArgs, " "), perReq[echo], perReq[plain], matchedBody, m, e/m)}, nil
 }
 
 // wrkResult is what the harness reads from wrk's report.
@@ -354,7 +409,7 @@ func (h *harness) memoryRow(ctx context.Context) (row, error) {
 	var echoRuns, plainRuns []float64
 	var goroutines uint64
 	for i := range h.runs {
-		echo, err := h.startEchoChild(ctx, "", "--idle-timeout", "10m")
+		echo, err := h.startEchoChild(ctx, "", "", "--idle-timeout", "10m")
 		if err != nil {
 			return row{}, err
 		}

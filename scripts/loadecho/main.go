@@ -4,7 +4,7 @@
 // runs "loadecho bench"; docs/echo-load.md has the method and figures.
 //
 //	loadecho bench -echo BIN -echo-test BIN [-runs 5] [-only handshake,request,keepalive,memory]
-//	loadecho profile -echo-test BIN -scenario handshake|request|keepalive -out FILE
+//	loadecho profile -echo-test BIN -scenario handshake|request|keepalive -out PREFIX
 //	loadecho serve-json -addr 127.0.0.1:0 -cert F -key F -size 1536   # baseline: fixed JSON
 //	loadecho serve-tls -addr 127.0.0.1:0 -cert F -key F               # baseline: handshakes only
 //	loadecho load -addr HOST:PORT -op handshake|request [-n 2000] [-c 8]
@@ -23,6 +23,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -135,12 +136,14 @@ func (h *harness) prepare() error {
 }
 
 // runProfile runs one load against echo's serve() in cmd/echo's test
-// binary with -test.cpuprofile, for go tool pprof.
+// binary with -test.cpuprofile and -test.memprofile, then the same load
+// against the matching baseline with -cpuprofile and -memprofile, for go
+// tool pprof (-diff_base; -sample_index=alloc_space for the allocations).
 func runProfile(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	h := &harness{log: stderr}
 	wrkArgs := harnessFlags(fs, h)
 	scenario := fs.String("scenario", "keepalive", "handshake, request or keepalive")
-	out := fs.String("out", "", "CPU profile file to write")
+	out := fs.String("out", "", "profiles to write: OUT-echo.pprof, OUT-baseline.pprof (CPU), OUT-echo.allocs.pprof, OUT-baseline.allocs.pprof")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -148,31 +151,48 @@ func runProfile(ctx context.Context, fs *flag.FlagSet, args []string, stdout, st
 		return errors.New("profile: -echo-test and -out are required")
 	}
 	h.wrkArgs = strings.Fields(*wrkArgs)
+	baselines := map[string][]string{"handshake": {"serve-tls"}, "request": {"serve-json", "-size", "1536"},
+		"keepalive": {"serve-json", "-size", "200"}}
+	baseline, ok := baselines[*scenario]
+	if !ok {
+		return fmt.Errorf("profile: unknown scenario %q", *scenario)
+	}
 	if err := h.prepare(); err != nil {
 		return err
 	}
 	defer os.RemoveAll(h.tempDir)
-	echo, err := h.startEchoChild(ctx, *out)
+	load := func(c *child) error {
+		var err error
+		switch *scenario {
+		case "handshake":
+			_, err = runLoad(ctx, c.addr, handshakeOp, h.handshakes, h.concurrency)
+		case "request":
+			_, err = runLoad(ctx, c.addr, requestOp, h.requests, h.concurrency)
+		default:
+			_, err = runWrk(ctx, h.wrk, h.wrkArgs, "https://"+c.addr+"/load")
+		}
+		if stopErr := c.stop(); err == nil {
+			err = stopErr
+		}
+		return err
+	}
+	echoProfile, baseProfile := *out+"-echo.pprof", *out+"-baseline.pprof"
+	echo, err := h.startEchoChild(ctx, echoProfile, *out+"-echo.allocs.pprof")
 	if err != nil {
 		return err
 	}
-	switch *scenario {
-	case "handshake":
-		_, err = runLoad(ctx, echo.addr, handshakeOp, h.handshakes, h.concurrency)
-	case "request":
-		_, err = runLoad(ctx, echo.addr, requestOp, h.requests, h.concurrency)
-	case "keepalive":
-		_, err = runWrk(ctx, h.wrk, h.wrkArgs, "https://"+echo.addr+"/load")
-	default:
-		err = fmt.Errorf("profile: unknown scenario %q", *scenario)
+	if err := load(echo); err != nil {
+		return err
 	}
-	if stopErr := echo.stop(); err == nil {
-		err = stopErr
-	}
+	base, err := h.startBaseline(ctx, "baseline", append(baseline, "-cpuprofile", baseProfile, "-memprofile", *out+"-baseline.allocs.pprof")...)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s (go tool pprof -top %s %s)\n", *out, h.echoTest, *out)
+	if err := load(base); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s and %s:\n  go tool pprof -top -cum %s %s\n  go tool pprof -top -diff_base %s %s %s\n",
+		echoProfile, baseProfile, h.echoTest, echoProfile, baseProfile, h.echoTest, echoProfile)
 	return nil
 }
 
@@ -182,8 +202,24 @@ func runServe(ctx context.Context, fs *flag.FlagSet, cmd string, args []string, 
 	certFile := fs.String("cert", "", "certificate (PEM)")
 	keyFile := fs.String("key", "", "its key (PEM)")
 	size := fs.Int("size", 1536, "serve-json: bytes of the JSON body")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until the server stops")
+	memProfile := fs.String("memprofile", "", "write an allocation profile to this file when the server stops")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *memProfile != "" {
+		defer writeAllocProfile(*memProfile)
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	cfg, err := baselineTLSConfig(*certFile, *keyFile)
 	if err != nil {
@@ -206,6 +242,16 @@ func runServe(ctx context.Context, fs *flag.FlagSet, cmd string, args []string, 
 		return serveHandshakes(ctx, ln, cfg)
 	}
 	return serveFixedJSON(ctx, ln, cfg, body)
+}
+
+// writeAllocProfile writes the allocations since the start to file.
+func writeAllocProfile(file string) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pprof.Lookup("allocs").WriteTo(f, 0)
 }
 
 // runLoadCommand runs a new-connection load by hand against any server.
