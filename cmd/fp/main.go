@@ -1,9 +1,13 @@
-// Command fp is the fingerprinting tool. Today it has one subcommand:
+// Command fp is the fingerprinting tool:
 //
 //	fp analyze [--tls FILE] [--http1 FILE] [--http2 FILE] [FILE...]
+//	fp migrate up|down|version
+//	fp recompute [--batch N]
+//	fp export [--fleet]
 //
-// which prints one JSON object per line for every TLS hello and HTTP
-// request found. With no file it analyses an embedded sample.
+// fp analyze prints one JSON object per line for every TLS hello and HTTP
+// request found (with no file, in an embedded sample); the others work on
+// the PostgreSQL database of DATABASE_URL.
 package main
 
 import (
@@ -27,6 +31,8 @@ const usage = `usage: fp <command> [arguments]
 commands:
   analyze   print the fingerprints of raw TLS hellos and HTTP/1 or HTTP/2 client streams
   migrate   apply (up), undo (down) or show (version) the database schema of DATABASE_URL
+  recompute re-derive the stored fingerprints older than this fp's algorithms
+  export    write the public dataset as JSON lines
 `
 
 // run executes the command line and returns the process exit code.
@@ -38,6 +44,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	switch args[1] {
 	case "analyze":
 		return runAnalyze(ctx, args[2:], stdin, stdout, stderr)
+	case "recompute":
+		return runRecompute(ctx, args[2:], getenv, stdout, stderr)
+	case "export":
+		return runExport(ctx, args[2:], getenv, stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, args[2:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
