@@ -43,6 +43,9 @@ type PlainConn struct {
 	reason  string                            // why it ended early
 	failed  bool                              // it ended on bad input or a limit
 	readErr error                             // the first read error other than EOF
+
+	memoOnce sync.Once
+	memo     any
 }
 
 type plainLimits struct {
@@ -160,6 +163,15 @@ func (pc *PlainConn) parse(b []byte) {
 		}
 		return
 	}
+}
+
+// Memo returns what compute returns, computing it once per connection:
+// handlers keep there what is the same for every request of the
+// connection (the report of its TLS hello, say). Every caller must pass a
+// compute returning the same type.
+func (pc *PlainConn) Memo(compute func() any) any {
+	pc.memoOnce.Do(func() { pc.memo = compute() })
+	return pc.memo
 }
 
 // Hello returns the recorder of the connection's ClientHello (nil on a
