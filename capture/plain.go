@@ -46,6 +46,12 @@ type PlainConn struct {
 
 	memoOnce sync.Once
 	memo     any
+
+	// pending, on a TLSListener's connection, runs the handshake on the
+	// first Read or Write.
+	pending   *tlsHandshake
+	shakeOnce sync.Once
+	shakeErr  error
 }
 
 type plainLimits struct {
@@ -74,6 +80,11 @@ func NewPlainConn(c net.Conn, proto Protocol) *PlainConn {
 // changes what the reader gets; what it cannot parse ends the recording,
 // with the reason kept.
 func (pc *PlainConn) Read(p []byte) (int, error) {
+	if pc.pending != nil {
+		if err := pc.finishHandshake(); err != nil {
+			return 0, err
+		}
+	}
 	n, err := pc.Conn.Read(p)
 	if n > 0 || err != nil {
 		pc.mu.Lock()
@@ -178,9 +189,25 @@ func (pc *PlainConn) Memo(compute func() any) any {
 // plain port).
 func (pc *PlainConn) Hello() *Conn { return pc.hello }
 
-// TLS returns the connection's TLS state (nil on a plain port); net/http
-// leaves Request.TLS nil for a connection it did not handshake itself.
-func (pc *PlainConn) TLS() *tls.ConnectionState { return pc.tls }
+// Write writes to the connection (after the TLS handshake, on a
+// TLSListener's connection).
+func (pc *PlainConn) Write(p []byte) (int, error) {
+	if pc.pending != nil {
+		if err := pc.finishHandshake(); err != nil {
+			return 0, err
+		}
+	}
+	return pc.Conn.Write(p)
+}
+
+// TLS returns the connection's TLS state: nil on a plain port, and before
+// the handshake has completed. net/http leaves Request.TLS nil for a
+// connection it did not handshake itself.
+func (pc *PlainConn) TLS() *tls.ConnectionState {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	return pc.tls
+}
 
 // Stopped reports whether recording ended before the connection did, and
 // why.

@@ -3,10 +3,9 @@ package capture
 import (
 	"context"
 	"crypto/tls"
-	"errors"
+	"io"
 	"log/slog"
 	"net"
-	"sync"
 	"time"
 )
 
@@ -14,118 +13,92 @@ import (
 const alpnACMETLS = "acme-tls/1"
 
 // TLSListener terminates TLS itself so that the plaintext can be recorded:
-// it accepts raw connections, records each ClientHello (Conn), runs the
-// handshake with crypto/tls on a goroutine of its own, and returns from
-// Accept a PlainConn over the *tls.Conn, speaking HTTP/2 when ALPN chose
-// "h2". A handshake that chose "acme-tls/1" (an ACME validator's) is
-// closed at once and never returned. Serve it with a net/http Server whose
-// Protocols include UnencryptedHTTP2: to net/http the connection is
-// already plaintext.
+// Accept wraps each raw connection in a ClientHello recorder (Conn) and a
+// crypto/tls server, and returns a PlainConn over them. The handshake runs
+// on the first Read or Write, on net/http's goroutine for the connection
+// (as with tls.NewListener), bounded by the handshake timeout; then the
+// PlainConn speaks HTTP/2 when ALPN chose "h2". A handshake that fails is
+// logged and counted, and the connection ends; one that chose
+// "acme-tls/1" (an ACME validator's) ends right after it. Serve the
+// listener with a net/http Server whose Protocols include
+// UnencryptedHTTP2: to net/http the connection is already plaintext.
 // r.TLS is then nil; the TLS state is PlainConn.TLS, reachable through
 // ConnContext.
 type TLSListener struct {
-	inner   net.Listener
+	inner     net.Listener
+	handshake tlsHandshake
+}
+
+// tlsHandshake is what a PlainConn needs to run its connection's
+// handshake.
+type tlsHandshake struct {
 	config  *tls.Config
 	limits  Limits
 	timeout time.Duration
 	log     *slog.Logger
 	onShake func(error)
-
-	ready  chan *PlainConn
-	done   chan struct{}
-	once   sync.Once
-	errMu  sync.Mutex
-	accErr error
 }
 
-// NewTLSListener starts accepting on inner. Handshakes that take longer
-// than timeout are dropped (and logged). onHandshake, when set, is told
-// each handshake's result.
+// NewTLSListener wraps inner. Handshakes that take longer than timeout
+// fail (and are logged). onHandshake, when set, is told each handshake's
+// result.
 func NewTLSListener(inner net.Listener, config *tls.Config, lim Limits, timeout time.Duration, log *slog.Logger, onHandshake func(error)) *TLSListener {
-	l := &TLSListener{inner: inner, config: config, limits: lim, timeout: timeout, log: log, onShake: onHandshake,
-		ready: make(chan *PlainConn), done: make(chan struct{})}
-	go l.acceptLoop()
-	return l
+	return &TLSListener{inner: inner, handshake: tlsHandshake{config: config, limits: lim, timeout: timeout, log: log, onShake: onHandshake}}
 }
 
-func (l *TLSListener) acceptLoop() {
-	for {
-		raw, err := l.inner.Accept()
+// Accept waits for the next connection and wraps it; its handshake runs
+// when it is first read or written.
+func (l *TLSListener) Accept() (net.Conn, error) {
+	raw, err := l.inner.Accept()
+	if err != nil {
+		return nil, err
+	}
+	rec := NewConn(raw, l.handshake.limits)
+	tc := tls.Server(rec, l.handshake.config)
+	pc := NewPlainConn(tc, ProtocolHTTP1)
+	pc.hello, pc.pending = rec, &l.handshake
+	return pc, nil
+}
+
+// finishHandshake runs the connection's TLS handshake once, before its
+// first read or write, and sets the protocol from ALPN.
+func (pc *PlainConn) finishHandshake() error {
+	pc.shakeOnce.Do(func() {
+		h := pc.pending
+		tc := pc.Conn.(*tls.Conn)
+		ctx, cancel := context.WithTimeout(context.Background(), h.timeout)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if h.onShake != nil {
+			h.onShake(err)
+		}
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			l.errMu.Lock()
-			l.accErr = err
-			l.errMu.Unlock()
-			l.Close()
+			h.log.Info("capture: TLS handshake failed", "remote", tc.RemoteAddr().String(), "err", err,
+				"hello", pc.hello.HelloState())
+			pc.shakeErr = err
 			return
 		}
-		go l.handshake(raw)
-	}
-}
-
-func (l *TLSListener) handshake(raw net.Conn) {
-	rec := NewConn(raw, l.limits)
-	tc := tls.Server(rec, l.config)
-	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
-	defer cancel()
-	err := tc.HandshakeContext(ctx)
-	if l.onShake != nil {
-		l.onShake(err)
-	}
-	if err != nil {
-		l.log.Info("capture: TLS handshake failed", "remote", raw.RemoteAddr().String(), "err", err,
-			"hello", rec.HelloState())
-		raw.Close()
-		return
-	}
-	state := tc.ConnectionState()
-	if state.NegotiatedProtocol == alpnACMETLS {
-		// A TLS-ALPN-01 validator only wants the handshake's certificate
-		// and closes; RFC 8737 section 3 allows no data on this connection.
-		l.log.Debug("capture: closed an acme-tls/1 connection after its handshake", "remote", raw.RemoteAddr().String())
-		tc.Close()
-		return
-	}
-	proto := ProtocolHTTP1
-	if state.NegotiatedProtocol == "h2" {
-		proto = ProtocolHTTP2
-	}
-	pc := NewPlainConn(tc, proto)
-	pc.hello, pc.tls = rec, &state
-	select {
-	case l.ready <- pc:
-	case <-l.done:
-		tc.Close()
-	}
-}
-
-// Accept returns the next connection whose handshake completed.
-func (l *TLSListener) Accept() (net.Conn, error) {
-	select {
-	case pc := <-l.ready:
-		return pc, nil
-	case <-l.done:
-		l.errMu.Lock()
-		defer l.errMu.Unlock()
-		if l.accErr != nil {
-			return nil, l.accErr
+		state := tc.ConnectionState()
+		if state.NegotiatedProtocol == alpnACMETLS {
+			// A TLS-ALPN-01 validator only wants the handshake's certificate
+			// and closes; RFC 8737 section 3 allows no data on this connection.
+			h.log.Debug("capture: closed an acme-tls/1 connection after its handshake", "remote", tc.RemoteAddr().String())
+			tc.Close()
+			pc.shakeErr = io.EOF
+			return
 		}
-		return nil, net.ErrClosed
-	}
+		pc.mu.Lock()
+		pc.tls = &state
+		if state.NegotiatedProtocol == "h2" {
+			pc.proto = ProtocolHTTP2
+		}
+		pc.mu.Unlock()
+	})
+	return pc.shakeErr
 }
 
-// Close stops accepting; connections already returned stay open.
-func (l *TLSListener) Close() error {
-	var err error
-	l.once.Do(func() {
-		close(l.done)
-		err = l.inner.Close()
-	})
-	return err
-}
+// Close closes the listener; connections already returned stay open.
+func (l *TLSListener) Close() error { return l.inner.Close() }
 
 // Addr is the inner listener's address.
 func (l *TLSListener) Addr() net.Addr { return l.inner.Addr() }
