@@ -101,7 +101,7 @@ func (p *page) observe(r *http.Request, kind storage.RequestKind, visit storage.
 	}
 	now := p.now()
 	o := storage.Observation{ID: storage.ObservationID(id), VisitID: visit, ConnectionID: conn.ID, At: now, Kind: kind,
-		HTTPVersion: r.Proto, Method: sent.Method, Path: r.URL.Path, UserAgent: chromeAgent(r.UserAgent()),
+		HTTPVersion: r.Proto, Method: sent.Method, Path: r.URL.Path, UserAgent: storage.ParseUserAgent(r.UserAgent()),
 		Derived: storage.DeriveRequest(sent), Headers: storage.Redact(sent.Headers)}
 	if kind == storage.KindFetch && json.Valid(body) {
 		o.JS = body

@@ -44,7 +44,8 @@ type loadResult struct {
 	failed    int
 	failures  map[string]int // by reason, first words
 	latency   []time.Duration
-	bodyBytes int // of the last answer
+	offset    []time.Duration // of each latency's request: when it was due, since the start
+	bodyBytes int             // of the last answer
 }
 
 // run plays the load from start (a time in the near future, so the caller
@@ -71,6 +72,7 @@ func (l *pageLoad) run(ctx context.Context, start time.Time) *loadResult {
 			out.failures[k] += v
 		}
 		out.latency = append(out.latency, r.latency...)
+		out.offset = append(out.offset, r.offset...)
 		out.bodyBytes = max(out.bodyBytes, r.bodyBytes)
 	}
 	return out
@@ -138,6 +140,7 @@ func (l *pageLoad) connection(ctx context.Context, start, first time.Time, step 
 			res.completed++
 			res.bodyBytes = n
 			res.latency = append(res.latency, doneAt.Sub(from))
+			res.offset = append(res.offset, due.Sub(start))
 		}
 		if err != nil || closing {
 			conn.Close()
@@ -198,6 +201,24 @@ func (l *pageLoad) appendRequest(b []byte, kind storage.RequestKind, visit stora
 
 // latencies summarises a load's latencies.
 func (r *loadResult) latencies() percentiles { return percentilesOf(r.latency) }
+
+// p99Series is the p99 latency of the requests due in each span of the
+// load, in order.
+func (r *loadResult) p99Series(span time.Duration) []time.Duration {
+	var buckets [][]time.Duration
+	for i, lat := range r.latency {
+		k := int(r.offset[i] / span)
+		for len(buckets) <= k {
+			buckets = append(buckets, nil)
+		}
+		buckets[k] = append(buckets[k], lat)
+	}
+	out := make([]time.Duration, len(buckets))
+	for k, b := range buckets {
+		out[k] = percentilesOf(b).p99
+	}
+	return out
+}
 
 // failureList is the failures, most frequent first.
 func (r *loadResult) failureList() string {

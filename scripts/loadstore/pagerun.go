@@ -141,6 +141,26 @@ func (s *pageServer) resumedAfter(at time.Time) (time.Duration, uint64, bool) {
 	return 0, base, false
 }
 
+// queueSeries is the writer's queue length at each second from start,
+// for the span of the load.
+func (s *pageServer) queueSeries(start time.Time, span time.Duration) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	next := start
+	for _, ts := range s.timeline {
+		if ts.at.Before(next) {
+			continue
+		}
+		if ts.at.Sub(start) > span {
+			break
+		}
+		out = append(out, fmt.Sprint(ts.stats.Queued))
+		next = next.Add(time.Second)
+	}
+	return out
+}
+
 // stop ends the server (its stdin), waits for its final counters and its
 // exit.
 func (s *pageServer) stop() (pageStats, error) {
@@ -186,6 +206,7 @@ type pageRunResult struct {
 	resumed              bool
 	resumedAfter         time.Duration
 	serverCPU, dbCPU     time.Duration // during the measured load
+	loadCPU              time.Duration // this process's: the load generator
 	idle                 bool          // the writer's queue emptied after the load
 }
 
@@ -227,6 +248,7 @@ func runPage(ctx context.Context, cfg pageRunConfig, side string, round int) (*p
 	load := cfg.newLoad(srv.addr, cfg.rate, cfg.duration)
 	start := time.Now().Add(50 * time.Millisecond)
 	serverCPU0, _ := processCPU(srv.cmd.Process.Pid)
+	loadCPU0 := selfCPU()
 	dbCPU0, _ := cfg.cluster.cpu()
 	results := make(chan *loadResult, 1)
 	go func() { results <- load.run(ctx, start) }()
@@ -259,6 +281,7 @@ func runPage(ctx context.Context, cfg pageRunConfig, side string, round int) (*p
 	}
 	res.load = <-results
 	serverCPU1, _ := processCPU(srv.cmd.Process.Pid)
+	res.loadCPU = selfCPU() - loadCPU0
 	dbCPU1, _ := cfg.cluster.cpu()
 	res.serverCPU, res.dbCPU = serverCPU1-serverCPU0, res.dbCPU+dbCPU1-dbCPU0
 	res.idle = srv.waitIdle(time.Now(), 2*time.Minute)
@@ -278,6 +301,12 @@ func runPage(ctx context.Context, cfg pageRunConfig, side string, round int) (*p
 	if res.load.failed > 0 {
 		fmt.Fprintf(cfg.log, "page %s%d: failures: %s\n", side, round, res.load.failureList())
 	}
+	var series []string
+	for _, p := range res.load.p99Series(time.Second) {
+		series = append(series, fmt.Sprintf("%.1f", float64(p)/float64(time.Millisecond)))
+	}
+	fmt.Fprintf(cfg.log, "page %s%d: p99 ms by second of the load: %s\n", side, round, strings.Join(series, " "))
+	fmt.Fprintf(cfg.log, "page %s%d: writer's queue by second of the load: %s\n", side, round, strings.Join(srv.queueSeries(start, cfg.duration), " "))
 	return res, dropSchema(ctx, cfg.cluster.dsn(), schema)
 }
 
@@ -370,7 +399,8 @@ func pageRows(runs []*pageRunResult) []row {
 	for _, r := range runs {
 		w := r.load.elapsed
 		rows = append(rows, row{name: fmt.Sprintf("page %s%d: CPU, cores", r.side, r.round),
-			result: fmt.Sprintf("page server %s, PostgreSQL %s; p99 %s", cores(r.serverCPU, w), cores(r.dbCPU, w), ms(r.load.latencies().p99))})
+			result: fmt.Sprintf("page server %s, PostgreSQL %s, load generator %s; p99 %s", cores(r.serverCPU, w), cores(r.dbCPU, w),
+				cores(r.loadCPU, w), ms(r.load.latencies().p99))})
 	}
 	return rows
 }

@@ -130,7 +130,7 @@ func (c *chromium) readProfile(path, agent string) error {
 			}
 			c.h2[kind], c.h1[kind] = headerList(l2), headerList(l1)
 		}
-		c.agent = chromeAgent(agent)
+		c.agent = storage.ParseUserAgent(agent)
 		return nil
 	}
 	return fmt.Errorf("loadstore: %s: no profile of %q", path, agent)
@@ -142,22 +142,6 @@ func headerList(pairs [][2]string) []fingerprint.Header {
 		out[i] = fingerprint.Header{Name: p[0], Value: p[1]}
 	}
 	return out
-}
-
-// chromeAgent is what a User-Agent parser makes of a desktop Chrome's
-// User-Agent (there is none in this module yet): family, version, OS.
-func chromeAgent(raw string) storage.UserAgent {
-	ua := storage.UserAgent{Raw: raw, Browser: "Chrome", Device: "desktop", OS: "unknown"}
-	if _, rest, ok := strings.Cut(raw, "Chrome/"); ok {
-		ua.BrowserVersion, _, _ = strings.Cut(rest, " ")
-	}
-	for _, os := range []string{"Linux", "Windows", "Mac OS X", "Android", "CrOS"} {
-		if strings.Contains(raw, os) {
-			ua.OS = os
-			break
-		}
-	}
-	return ua
 }
 
 // connection is a connection that sent the golden's hello: its HTTP/2
