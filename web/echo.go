@@ -11,8 +11,10 @@ import (
 	"html/template"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -26,7 +28,7 @@ import (
 type Report struct {
 	Client       string       `json:"client"`
 	HTTP         HTTPInfo     `json:"http"`
-	TLS          *TLSInfo     `json:"tls,omitempty"`
+	TLS          *TLSInfo     `json:"tls,omitempty"` // in the echo's reports, shared by a connection's: read only
 	Fingerprints Fingerprints `json:"fingerprints"`
 	HTTP2        *HTTP2Info   `json:"http2,omitempty"`
 	Capture      CaptureInfo  `json:"capture"`
@@ -34,6 +36,43 @@ type Report struct {
 	// can; CurlNotes says what it cannot repeat.
 	Curl      string   `json:"curl"`
 	CurlNotes []string `json:"curl_notes"`
+
+	// conn is the connection's part of the report, shared by the reports
+	// of all its requests, when the report is the echo's: TLS points to
+	// its TLSInfo, and AppendJSON copies its encoding.
+	conn *connReport
+}
+
+// connReport is what the reports of a connection's requests have in
+// common: the TLS section and the TLS fingerprints, built and encoded once
+// per connection (capture.PlainConn.Memo) and then only read: the reports
+// of the connection share the *TLSInfo.
+type connReport struct {
+	tls              *TLSInfo
+	fingerprints     fingerprint.TLSFingerprints
+	tlsJSON          []byte // tls as json.Marshal encodes it
+	fingerprintsJSON []byte // the members of fingerprints, without braces
+
+	trackMeOnce sync.Once
+	trackMe     *TrackMeTLS // /api/all's TLS section, built by the first request that asks
+}
+
+// newConnReport builds and encodes a connection's part of its reports.
+func newConnReport(info *TLSInfo, fp fingerprint.TLSFingerprints) *connReport {
+	c := &connReport{tls: info, fingerprints: fp}
+	// The hello's bytes are in the section twice in hex, as a whole and
+	// extension by extension, next to some 50 bytes for each named value.
+	c.tlsJSON = info.AppendJSON(make([]byte, 0, 2*len(info.ClientHelloHex)+64*len(info.CipherSuites)+4096))
+	long := len(fp.JA3) + len(fp.JA3N) + len(fp.JA4R) + len(fp.JA4RO) + len(fp.PeetPrint) // the rest is short
+	c.fingerprintsJSON = appendTLSFingerprintMembers(make([]byte, 0, long+512), &c.fingerprints)
+	return c
+}
+
+// trackMeTLS returns /api/all's TLS section of the connection, built by
+// build on the first call.
+func (c *connReport) trackMeTLS(build func() *TrackMeTLS) *TrackMeTLS {
+	c.trackMeOnce.Do(func() { c.trackMe = build() })
+	return c.trackMe
 }
 
 // HTTPInfo is the request as the client sent it.
@@ -186,12 +225,17 @@ type Echo struct {
 	Limits  EchoLimits
 	Metrics *Metrics // optional
 	page    *template.Template
+	answers sync.Pool // of *[]byte: buffers for the JSON answers
 }
 
 // NewEcho returns an Echo with the given limits; metrics may be nil.
 func NewEcho(lim EchoLimits, metrics *Metrics) *Echo {
 	return &Echo{Limits: lim, Metrics: metrics, page: template.Must(template.New("echo").Parse(echoPageTemplate))}
 }
+
+// maxPooledAnswer bounds the buffers kept for reuse: a large body's
+// answer does not stay in memory.
+const maxPooledAnswer = 64 << 10
 
 // ServeHTTP implements http.Handler: JSON, or a page of the same data
 // when the client prefers text/html.
@@ -200,15 +244,32 @@ func (e *Echo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rep := e.Report(r)
 	e.Metrics.observeReport(&rep, r.Proto, time.Since(start))
 	html := strings.Contains(r.Header.Get("Accept"), "text/html")
-	// Compact JSON unless asked for ?pretty (or for the page): indenting
-	// costs more than encoding.
-	var body []byte
-	var err error
 	if html || (r.URL.RawQuery != "" && r.URL.Query().Has("pretty")) {
-		body, err = json.MarshalIndent(rep, "", "  ")
-	} else {
-		body, err = json.Marshal(rep)
+		// Indented for people: ?pretty, or the page.
+		e.servePretty(w, rep, html)
+		return
 	}
+	buf, _ := e.answers.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	body := append(rep.AppendJSON((*buf)[:0]), '\n')
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	// The buffer is reused only after a write that succeeded: an HTTP/2
+	// write that failed (the stream was reset) may leave a DATA frame
+	// queued that still points into it.
+	if _, err := w.Write(body); err == nil && cap(body) <= maxPooledAnswer {
+		*buf = body
+		e.answers.Put(buf)
+	}
+}
+
+// servePretty answers with rep indented, as JSON or in the page. rep is
+// a copy: the page keeps a pointer to it, which would move the caller's
+// report to the heap on every request.
+func (e *Echo) servePretty(w http.ResponseWriter, rep Report, html bool) {
+	body, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		http.Error(w, "encoding the report failed", http.StatusInternalServerError)
 		return
@@ -218,9 +279,9 @@ func (e *Echo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Everything is escaped by html/template; nothing is loaded or run.
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 		e.page.Execute(w, struct {
-			Report Report
+			Report *Report
 			JSON   string
-		}{rep, string(body)})
+		}{&rep, string(body)})
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -269,14 +330,32 @@ func (e *Echo) report(r *http.Request) (Report, *fingerprint.HTTPRequest) {
 	rec := fromRecords(&rep, r)
 	if rec == nil {
 		// Without the record, the order net/http kept is all there is.
-		for name, values := range r.Header {
-			for _, v := range values {
-				rep.HTTP.Headers = append(rep.HTTP.Headers, [2]string{name, v})
-			}
-		}
+		rep.HTTP.Headers = headersOf(r.Header)
 	}
 	rep.Curl, rep.CurlNotes = CurlCommand(&rep.HTTP, r.RequestURI, rec != nil)
 	return rep, rec
+}
+
+// headersOf lists h's fields, names sorted (net/http keeps no order), each
+// name's values in order; nil when h is empty.
+func headersOf(h http.Header) [][2]string {
+	n := 0
+	names := make([]string, 0, len(h))
+	for name, values := range h {
+		names = append(names, name)
+		n += len(values)
+	}
+	if n == 0 {
+		return nil
+	}
+	slices.Sort(names)
+	out := make([][2]string, 0, n)
+	for _, name := range names {
+		for _, v := range h[name] {
+			out = append(out, [2]string{name, v})
+		}
+	}
+	return out
 }
 
 // fromRecords fills rep from the connection's capture records and returns
@@ -288,10 +367,8 @@ func fromRecords(rep *Report, r *http.Request) *fingerprint.HTTPRequest {
 	}
 	if state := pc.TLS(); state != nil {
 		rep.HTTP.Scheme = "https"
-		rep.TLS = tlsInfo(pc, state)
-		if fp, err := pc.Hello().Fingerprints(); err == nil {
-			rep.Fingerprints.TLSFingerprints = fp
-		}
+		c := connReportOf(pc, state)
+		rep.TLS, rep.Fingerprints.TLSFingerprints, rep.conn = c.tls, c.fingerprints, c
 	}
 	var rec *fingerprint.HTTPRequest
 	var m capture.StreamMatch
@@ -313,37 +390,69 @@ func fromRecords(rep *Report, r *http.Request) *fingerprint.HTTPRequest {
 	if rec == nil {
 		return nil
 	}
-	for _, h := range rec.Headers {
-		rep.HTTP.Headers = append(rep.HTTP.Headers, [2]string{h.Name, h.Value})
-	}
+	rep.HTTP.Headers = recordHeaders(rec)
 	rep.Capture.Anomalies = rec.Anomalies
 	rep.Fingerprints.HTTPFingerprints = pc.Fingerprints(rec)
 	switch {
 	case m == capture.MatchUpgrade:
 		// Sent as HTTP/1.1, before the HTTP/2 connection it asked for: no
-		// Akamai fingerprint; the settings are those of its HTTP2-Settings
-		// header (RFC 7540 section 3.2.1), the stream is 1.
+		// Akamai fingerprint.
 		rep.Fingerprints.Akamai, rep.Fingerprints.AkamaiHash = "", ""
-		rep.HTTP2 = &HTTP2Info{StreamID: 1}
-		for _, h := range rec.Headers {
-			if strings.EqualFold(h.Name, "HTTP2-Settings") {
-				settings, _ := fingerprint.ParseHTTP2SettingsHeader(h.Value)
-				for _, s := range settings {
-					rep.HTTP2.Settings = append(rep.HTTP2.Settings, Setting{ID: uint16(s.ID), Name: s.ID.String(), Value: s.Value})
-				}
-			}
-		}
+		rep.HTTP2 = upgradeHTTP2Info(rec)
 	case r.ProtoMajor == 2:
 		pc.WithHTTP2(func(c *fingerprint.HTTP2Conn) { rep.HTTP2 = http2Info(c, rec) })
 	}
 	return rec
 }
 
+// connReportOf returns the connection's part of its reports, built by
+// its first request.
+func connReportOf(pc *capture.PlainConn, state *tls.ConnectionState) *connReport {
+	build := func() any {
+		ch, raw, err := pc.Hello().ClientHello()
+		fp, _ := pc.Hello().Fingerprints() // zero when there is no hello
+		return newConnReport(tlsInfo(state, ch, raw, err), fp)
+	}
+	if c, ok := pc.Memo(build).(*connReport); ok {
+		return c
+	}
+	return build().(*connReport) // another handler keeps something else there
+}
+
+// recordHeaders lists a record's headers in wire order; nil when it has
+// none.
+func recordHeaders(rec *fingerprint.HTTPRequest) [][2]string {
+	if len(rec.Headers) == 0 {
+		return nil
+	}
+	out := make([][2]string, len(rec.Headers))
+	for i, h := range rec.Headers {
+		out[i] = [2]string{h.Name, h.Value}
+	}
+	return out
+}
+
+// upgradeHTTP2Info is the HTTP/2 section of an HTTP/1.1 request that
+// asked for the h2c upgrade: the settings are those of its HTTP2-Settings
+// header (RFC 7540 section 3.2.1), the stream is 1.
+func upgradeHTTP2Info(rec *fingerprint.HTTPRequest) *HTTP2Info {
+	info := &HTTP2Info{StreamID: 1}
+	for _, h := range rec.Headers {
+		if strings.EqualFold(h.Name, "HTTP2-Settings") {
+			settings, _ := fingerprint.ParseHTTP2SettingsHeader(h.Value)
+			for _, s := range settings {
+				info.Settings = append(info.Settings, Setting{ID: uint16(s.ID), Name: s.ID.String(), Value: s.Value})
+			}
+		}
+	}
+	return info
+}
+
 // maxCountedBody bounds the body bytes read past MaxBody only to count them.
 const maxCountedBody = 64 << 20
 
 func readBody(r io.Reader, max int64) ([]byte, int64, bool) {
-	if r == nil {
+	if r == nil || r == http.NoBody {
 		return nil, 0, false
 	}
 	body, _ := io.ReadAll(io.LimitReader(r, max))
@@ -353,10 +462,12 @@ func readBody(r io.Reader, max int64) ([]byte, int64, bool) {
 	return body, int64(len(body)) + rest, rest > 0
 }
 
-func tlsInfo(pc *capture.PlainConn, state *tls.ConnectionState) *TLSInfo {
+// tlsInfo is the TLS section of a connection's reports: its handshake's
+// state and the hello ch with its raw records, or what stopped its
+// recording (err; ch is nil then).
+func tlsInfo(state *tls.ConnectionState, ch *fingerprint.ClientHello, raw []byte, err error) *TLSInfo {
 	info := &TLSInfo{NegotiatedVersion: tls.VersionName(state.Version), NegotiatedCipher: tls.CipherSuiteName(state.CipherSuite),
 		ALPNNegotiated: state.NegotiatedProtocol, Resumed: state.DidResume, SNI: state.ServerName}
-	ch, raw, err := pc.Hello().ClientHello()
 	if err != nil {
 		return info
 	}
@@ -364,6 +475,9 @@ func tlsInfo(pc *capture.PlainConn, state *tls.ConnectionState) *TLSInfo {
 	info.HandshakeVersion = tls.VersionName(ch.LegacyVersion)
 	info.ALPNOffered = append([]string{}, ch.ALPN...)
 	info.ClientHelloHex = hex.EncodeToString(raw)
+	if len(ch.CipherSuites) > 0 {
+		info.CipherSuites = make([]CodePoint, 0, len(ch.CipherSuites))
+	}
 	for _, c := range ch.CipherSuites {
 		info.CipherSuites = append(info.CipherSuites, CodePoint{ID: uint16(c), Name: c.String(), GREASE: fingerprint.IsGREASE(uint16(c))})
 	}
@@ -594,11 +708,14 @@ func hpkeAEADName(v uint16) string {
 	return "UNKNOWN_" + strconv.Itoa(int(v))
 }
 
+// http2Info is the HTTP/2 section of the report of rec, a request of
+// connection c.
 func http2Info(c *fingerprint.HTTP2Conn, rec *fingerprint.HTTPRequest) *HTTP2Info {
 	info := &HTTP2Info{StreamID: rec.StreamID, PseudoHeaderOrder: rec.PseudoHeaderOrder()}
-	if len(c.Settings) > 0 {
-		for _, s := range c.Settings[0].Settings {
-			info.Settings = append(info.Settings, Setting{ID: uint16(s.ID), Name: s.ID.String(), Value: s.Value})
+	if len(c.Settings) > 0 && len(c.Settings[0].Settings) > 0 {
+		info.Settings = make([]Setting, len(c.Settings[0].Settings))
+		for i, s := range c.Settings[0].Settings {
+			info.Settings[i] = Setting{ID: uint16(s.ID), Name: s.ID.String(), Value: s.Value}
 		}
 	}
 	for _, w := range c.WindowUpdates {
@@ -612,11 +729,15 @@ func http2Info(c *fingerprint.HTTP2Conn, rec *fingerprint.HTTPRequest) *HTTP2Inf
 			info.Priorities = append(info.Priorities, Priority{StreamID: p.StreamID, Exclusive: p.Exclusive, DependsOn: p.DependsOn, Weight: p.Weight})
 		}
 	}
-	for _, f := range c.Frames {
-		if f.Offset > rec.Offset {
-			break
+	frames := 0 // the frames through rec's HEADERS
+	for frames < len(c.Frames) && c.Frames[frames].Offset <= rec.Offset {
+		frames++
+	}
+	if frames > 0 {
+		info.Frames = make([]Frame, frames)
+		for i, f := range c.Frames[:frames] {
+			info.Frames[i] = Frame{Type: f.Type.String(), Flags: f.Flags, StreamID: f.StreamID, Length: f.Length}
 		}
-		info.Frames = append(info.Frames, Frame{Type: f.Type.String(), Flags: f.Flags, StreamID: f.StreamID, Length: f.Length})
 	}
 	return info
 }
