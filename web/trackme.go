@@ -173,7 +173,12 @@ func trackMe(rep *Report, r *http.Request, rec *fingerprint.HTTPRequest) TrackMe
 	pc, _ := capture.PlainFromContext(r.Context())
 	if pc != nil && pc.TLS() != nil {
 		if ch, _, err := pc.Hello().ClientHello(); err == nil {
-			out.TLS = trackMeTLS(ch, pc.TLS(), rep.Fingerprints.TLSFingerprints)
+			build := func() *TrackMeTLS { return trackMeTLS(ch, pc.TLS(), rep.Fingerprints.TLSFingerprints) }
+			if rep.conn != nil {
+				out.TLS = rep.conn.trackMeTLS(build) // the same for every request of the connection
+			} else {
+				out.TLS = build()
+			}
 		}
 	}
 	if r.ProtoMajor == 2 {
