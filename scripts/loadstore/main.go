@@ -4,9 +4,9 @@
 // database is stopped and started again. scripts/bench-storage.sh runs
 // "loadstore bench"; docs/storage-load.md has the method and figures.
 //
-//	loadstore bench [-target 5000 -rate 5500 -duration 60s] [-page-rate 5000 -page-duration 30s -rounds 2] [-c name=value ...]
+//	loadstore bench [-target 5000 -rate 5500 -duration 60s] [-page-rate 5000 -page-duration 30s -rounds 3] [-c name=value ...]
 //	loadstore ingest [-dsn URL | own cluster] [-target 5000 -rate 5500 -duration 60s] [-statements] [-cpuprofile F]
-//	loadstore page [-page-rate 5000 -page-duration 30s -rounds 2 -stop-after 5s -down-for 10s]
+//	loadstore page [-page-rate 5000 -page-duration 30s -rounds 3 -stop-after 5s -down-for 10s]
 //	loadstore serve-page -dsn URL [-addr 127.0.0.1:0]   # the page server (a child of page and bench)
 //
 // bench, ingest and page start a PostgreSQL cluster of their own (initdb
@@ -158,7 +158,7 @@ func runMeasurements(ctx context.Context, fs *flag.FlagSet, cmd string, args []s
 	pageDuration := fs.Duration("page-duration", 30*time.Second, "page: how long each run")
 	warmup := fs.Duration("warmup", 2*time.Second, "page: unmeasured load before each run")
 	conns := fs.Int("page-conns", 16, "page: keep-alive connections")
-	rounds := fs.Int("rounds", 2, "page: rounds of A (database up) then B (database stopped)")
+	rounds := fs.Int("rounds", 3, "page: rounds of A (database up) then B (database stopped)")
 	stopAfter := fs.Duration("stop-after", 5*time.Second, "page B: stop the database this long into the load")
 	downFor := fs.Duration("down-for", 10*time.Second, "page B: and start it again this much later")
 	statements := fs.Bool("statements", false, "load pg_stat_statements in the cluster and print where the server's time went")
