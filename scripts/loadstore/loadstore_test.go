@@ -481,6 +481,21 @@ func TestTableVerdicts(t *testing.T) {
 			t.Errorf("%s: no FAIL", name)
 		}
 	}
+
+	// A round in which other programs loaded the machine is left out of
+	// the verdict, unless no round was quiet.
+	noisy := func(r *pageRunResult) *pageRunResult {
+		r.machineBusy = r.load.elapsed // a whole core
+		return r
+	}
+	quietPair := []*pageRunResult{run("A", 10*time.Millisecond, 0, up, 100, false), run("B", 12*time.Millisecond, 0, good, 60, true)}
+	noisyPair := []*pageRunResult{noisy(run("A", 10*time.Millisecond, 0, up, 100, false)), noisy(run("B", 90*time.Millisecond, 0, good, 60, true))}
+	if rows := pageRows(append(slices.Clone(quietPair), noisyPair...)); failed(rows) {
+		t.Errorf("a noisy round counted: %v", rows)
+	}
+	if !failed(pageRows(noisyPair)) {
+		t.Error("no quiet round: the noisy one not judged")
+	}
 }
 
 func TestCount(t *testing.T) {
