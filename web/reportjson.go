@@ -12,8 +12,8 @@ import (
 // same field order, omitempty and omitzero, null for a nil slice, the
 // same string escaping). reportjson_test.go checks that over every golden
 // capture and FuzzReportAppendJSON over arbitrary strings. A field added
-// to one of these structs must be added here too: the tests compare with
-// json.Marshal and fail until it is.
+// to one of these structs must be added here too: a test sets every field
+// by reflection and compares with json.Marshal.
 
 // AppendJSON appends r as json.Marshal encodes it. When r is a report
 // of the echo, its TLS section and TLS fingerprints are copied from their

@@ -11,6 +11,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -297,6 +298,60 @@ func reportVariants(rep *Report) []reportVariant {
 		r.Fingerprints.JA3 = hostile["html"]
 	})
 	return out
+}
+
+// TestReportAppendJSONEveryField: a report with every field of every
+// struct in it set (by reflection: strings with characters to escape,
+// numbers at their type's maximum, true, pointers and lists of two), so
+// a field added to a struct and not to its AppendJSON fails here even
+// when no golden sets it; and the same report with each zero field.
+func TestReportAppendJSONEveryField(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fill func(v reflect.Value)
+	}{
+		{"every field set", func(v reflect.Value) { fillEveryField(v, "<&>\u2028\xff\"") }},
+		{"every field zero", func(v reflect.Value) {}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var rep Report
+			tc.fill(reflect.ValueOf(&rep).Elem())
+			checkAppendJSON(t, &rep)
+		})
+	}
+}
+
+// fillEveryField sets every exported field reachable from v: text is
+// the strings' content.
+func fillEveryField(v reflect.Value, text string) {
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				fillEveryField(v.Field(i), text+v.Type().Field(i).Name)
+			}
+		}
+	case reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		fillEveryField(v.Elem(), text)
+	case reflect.Slice:
+		v.Set(reflect.MakeSlice(v.Type(), 2, 2))
+		fallthrough
+	case reflect.Array:
+		for i := range v.Len() {
+			fillEveryField(v.Index(i), text)
+		}
+	case reflect.String:
+		v.SetString(text)
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		v.SetInt(-1 << (v.Type().Bits() - 1))
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		v.SetUint(1<<v.Type().Bits() - 1)
+	default:
+		panic("fillEveryField: no value for " + v.Type().String())
+	}
 }
 
 // FuzzReportAppendJSON: a golden report with fuzzed strings in what the
