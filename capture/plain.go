@@ -44,8 +44,10 @@ type PlainConn struct {
 	failed  bool                              // it ended on bad input or a limit
 	readErr error                             // the first read error other than EOF
 
-	memoOnce sync.Once
-	memo     any
+	h1Claim   Claimed // ClaimRecords' claim for the HTTP/1 request being served
+	h1Claimed bool
+	memoOnce  sync.Once
+	memo      any
 
 	// pending, on a TLSListener's connection, runs the handshake on the
 	// first Read or Write.

@@ -20,19 +20,21 @@ import (
 // client did not send are removed ("-H 'Accept:'"), and Host is left to
 // the URL when it equals the authority.
 func CurlCommand(h *HTTPInfo, target string, ordered bool) (string, []string) {
-	var notes []string
-	args := []string{"curl"}
+	notes := make([]string, 0, 6)
+	var line shellLine
+	line.b.Grow(64 + len(h.Body))
+	line.word("curl")
 	switch {
 	case h.Version == "HTTP/1.0":
-		args = append(args, "--http1.0")
+		line.word("--http1.0")
 	case h.Version == "HTTP/1.1":
-		args = append(args, "--http1.1")
+		line.word("--http1.1")
 	case strings.HasPrefix(h.Version, "HTTP/2") && h.Scheme == "https":
-		args = append(args, "--http2")
+		line.word("--http2")
 	case strings.HasPrefix(h.Version, "HTTP/2"):
-		args = append(args, "--http2-prior-knowledge")
+		line.word("--http2-prior-knowledge")
 	case strings.HasPrefix(h.Version, "HTTP/3"):
-		args = append(args, "--http3-only")
+		line.word("--http3-only")
 	}
 	h2 := strings.HasPrefix(h.Version, "HTTP/2")
 
@@ -43,11 +45,12 @@ func CurlCommand(h *HTTPInfo, target string, ordered bool) (string, []string) {
 	hasBody := len(body) > 0
 	switch {
 	case h.Method == "HEAD" && !hasBody:
-		args = append(args, "--head")
+		line.word("--head")
 	case h.Method == "GET" && !hasBody, h.Method == "POST" && hasBody:
 		// curl's default for the body it is given
 	default:
-		args = append(args, "-X", h.Method)
+		line.word("-X")
+		line.word(h.Method)
 	}
 
 	var sawUA, sawAccept, sawType, sawExpect bool
@@ -78,36 +81,44 @@ func CurlCommand(h *HTTPInfo, target string, ordered bool) (string, []string) {
 			sawExpect = true
 		}
 		if value == "" {
-			args = append(args, "-H", name+";") // "Name;" sends an empty header; "Name:" would remove it
+			line.word("-H")
+			line.word(name, ";") // "Name;" sends an empty header; "Name:" would remove it
 		} else {
-			args = append(args, "-H", name+": "+value)
+			line.word("-H")
+			line.word(name, ": ", value)
 		}
 	}
 	// Headers curl adds on its own when the client did not send them.
 	if !sawUA {
-		args = append(args, "-H", "User-Agent:")
+		line.word("-H")
+		line.word("User-Agent:")
 	}
 	if !sawAccept {
-		args = append(args, "-H", "Accept:")
+		line.word("-H")
+		line.word("Accept:")
 	}
 	if hasBody && !sawType {
-		args = append(args, "-H", "Content-Type:")
+		line.word("-H")
+		line.word("Content-Type:")
 	}
 	if hasBody && !sawExpect && h.Version == "HTTP/1.1" && len(body) > 1024 {
-		args = append(args, "-H", "Expect:") // curl asks for 100-continue before a large body
+		line.word("-H")
+		line.word("Expect:") // curl asks for 100-continue before a large body
 	}
 
 	prefix := ""
 	if hasBody {
 		text := h.BodyBase64 == "" && !strings.ContainsRune(h.Body, 0) && !strings.HasPrefix(h.Body, "@")
 		if text {
-			args = append(args, "--data-binary", h.Body)
+			line.word("--data-binary")
+			line.word(h.Body)
 		} else {
 			// A shell word cannot hold a NUL byte, --data-binary reads a
 			// file for a leading @, and the command must stay UTF-8 text
 			// in JSON: such a body is piped in from base64.
 			prefix = "printf %s " + shellQuote(base64.StdEncoding.EncodeToString(body)) + " | base64 -d | "
-			args = append(args, "--data-binary", "@-")
+			line.word("--data-binary")
+			line.word("@-")
 		}
 		if h.BodyCut {
 			notes = append(notes, "the body was cut to the "+strconv.Itoa(len(body))+" bytes echoed of "+
@@ -119,25 +130,27 @@ func CurlCommand(h *HTTPInfo, target string, ordered bool) (string, []string) {
 	url := base + target
 	switch {
 	case target == "*":
-		args = append(args, "--request-target", "*")
+		line.word("--request-target")
+		line.word("*")
 		url = base + "/"
 	case !strings.HasPrefix(target, "/"):
 		// An absolute-form target (as sent to a proxy) goes as sent.
-		args = append(args, "--request-target", target)
+		line.word("--request-target")
+		line.word(target)
 		url = base + "/"
 	default:
 		if strings.Contains(target, "/./") || strings.Contains(target, "/../") ||
 			strings.HasSuffix(target, "/.") || strings.HasSuffix(target, "/..") {
-			args = append(args, "--path-as-is") // curl would remove the dot segments
+			line.word("--path-as-is") // curl would remove the dot segments
 		}
 		if strings.ContainsAny(target, "[]{}") {
-			args = append(args, "--globoff") // curl would expand [1-3] and {a,b}
+			line.word("--globoff") // curl would expand [1-3] and {a,b}
 		}
 	}
 	if h.Authority == "" {
 		notes = append(notes, "the request named no host: put the server's address in the URL")
 	}
-	args = append(args, url)
+	line.word(url)
 
 	if h.Scheme == "https" {
 		notes = append(notes, "the TLS ClientHello is curl's (its TLS library's cipher suites, extensions, their order, groups, GREASE): JA3, JA4 and PeetPrint will be curl's, not this client's")
@@ -151,11 +164,56 @@ func CurlCommand(h *HTTPInfo, target string, ordered bool) (string, []string) {
 		notes = append(notes, "this request's capture record was not found: the headers are in the order net/http kept, not the order sent")
 	}
 
-	quoted := make([]string, len(args))
-	for i, a := range args {
-		quoted[i] = shellQuote(a)
+	return prefix + line.b.String(), notes
+}
+
+// shellLine builds a command line word by word, each quoted for a POSIX
+// shell (see shellQuote).
+type shellLine struct{ b strings.Builder }
+
+// word appends one word made of the parts joined, quoted as one.
+func (l *shellLine) word(parts ...string) {
+	if l.b.Len() > 0 {
+		l.b.WriteByte(' ')
 	}
-	return prefix + strings.Join(quoted, " "), notes
+	safe := true
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+		safe = safe && shellSafe(p)
+	}
+	if safe && n > 0 {
+		for _, p := range parts {
+			l.b.WriteString(p)
+		}
+		return
+	}
+	l.b.WriteByte('\'')
+	for _, p := range parts {
+		for {
+			i := strings.IndexByte(p, '\'')
+			if i < 0 {
+				l.b.WriteString(p)
+				break
+			}
+			l.b.WriteString(p[:i])
+			l.b.WriteString(`'\''`)
+			p = p[i+1:]
+		}
+	}
+	l.b.WriteByte('\'')
+}
+
+// shellSafe reports whether every byte of s is one no shell treats
+// specially.
+func shellSafe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_./:=@%+,", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // shellQuote quotes s as one word for a POSIX shell: bare when every
@@ -163,14 +221,7 @@ func CurlCommand(h *HTTPInfo, target string, ordered bool) (string, []string) {
 // where every character stands for itself and a single quote is written
 // as '\” (close, escaped quote, reopen).
 func shellQuote(s string) string {
-	safe := s != ""
-	for i := 0; i < len(s) && safe; i++ {
-		c := s[i]
-		safe = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			strings.IndexByte("-_./:=@%+,", c) >= 0
-	}
-	if safe {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	var l shellLine
+	l.word(s)
+	return l.b.String()
 }

@@ -372,7 +372,7 @@ func fromRecords(rep *Report, r *http.Request) *fingerprint.HTTPRequest {
 	}
 	var rec *fingerprint.HTTPRequest
 	var m capture.StreamMatch
-	if c, ok := capture.ClaimedFromContext(r.Context()); ok {
+	if c, ok := capture.ClaimedFor(r); ok {
 		rec, m = c.Record, c.Match
 	} else if r.ProtoMajor == 2 {
 		rec, m = pc.ClaimHTTP2(r)
