@@ -22,7 +22,7 @@
 # pg_ctl on a temporary directory and a free loopback port; as root through
 # runuser -u postgres) and removes it at the end. Progress goes to stderr,
 # the table to stdout. Exit status 2 when a target is missed, 1 when the run
-# itself fails. About 6 minutes on 2 cores. Method and figures:
+# itself fails. About 5 minutes on 2 cores. Method and figures:
 # docs/storage-load.md. Needs the postgresql package (scripts/install-deps.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
