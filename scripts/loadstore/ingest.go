@@ -47,6 +47,7 @@ type ingestResult struct {
 	writes writeSummary
 
 	serverCPU, selfCPU, machineBusy time.Duration // during the window
+	serverCPUKnown                  bool          // the server is ours, its processes readable
 	cpus                            int
 	walBytes                        int64
 	tableBytes                      int64 // the schema's tables, indexes and TOAST
@@ -136,6 +137,7 @@ func runIngest(ctx context.Context, cfg ingestConfig) (*ingestResult, error) {
 	end := w.Stats()
 	res.window = time.Since(start)
 	res.serverCPU, res.selfCPU, res.machineBusy, res.cpus = cpu.stop()
+	res.serverCPUKnown = cfg.serverCPU != nil
 	samples = append(samples, progressSample{at: res.window, stats: end})
 
 	res.enqueuedRate = float64(int(end.Enqueued)*perVisit) / res.window.Seconds()

@@ -312,8 +312,8 @@ func runPage(ctx context.Context, cfg pageRunConfig, side string, round int) (*p
 		return nil, err
 	}
 	lat := res.load.latencies()
-	fmt.Fprintf(cfg.log, "page %s%d: %d requests, %d failed, latency %s; writer enqueued %d written %d dropped %d, %d stored\n",
-		side, round, res.load.due, res.load.failed, lat, res.final.Enqueued, res.final.Written, res.final.Dropped, res.stored)
+	fmt.Fprintf(cfg.log, "page %s%d: %d requests, %d failed, answers of %d bytes, latency %s; writer enqueued %d written %d dropped %d, %d stored\n",
+		side, round, res.load.due, res.load.failed, res.load.bodyBytes, lat, res.final.Enqueued, res.final.Written, res.final.Dropped, res.stored)
 	if res.load.failed > 0 {
 		fmt.Fprintf(cfg.log, "page %s%d: failures: %s\n", side, round, res.load.failureList())
 	}

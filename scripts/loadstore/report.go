@@ -126,10 +126,18 @@ func ingestRows(r *ingestResult, target float64, duration time.Duration) []row {
 		{name: "ingest: Write (batch) latency", result: fmt.Sprintf("%s; %s writes of ~%.0f observations, %d failed", r.writes.took,
 			count(r.writes.writes), r.writes.observationsP50, r.writes.failed)},
 		{name: "ingest: enqueue to commit", result: r.writes.delay.String()},
-		{name: "ingest: CPU, cores (of " + fmt.Sprint(r.cpus) + ")", result: fmt.Sprintf("PostgreSQL %s, loadstore %s, machine %s (others %s)",
-			cores(r.serverCPU, w), cores(r.selfCPU, w), cores(r.machineBusy, w), cores(max(0, r.machineBusy-r.serverCPU-r.selfCPU), w))},
+		{name: "ingest: CPU, cores (of " + fmt.Sprint(r.cpus) + ")", result: cpuLine(r)},
 		{name: "ingest: WAL, tables", result: fmt.Sprintf("%s WAL (%s/observation), %s tables+indexes+TOAST (%s/observation), %d checkpoints",
 			mib(r.walBytes), perObs(r.walBytes), mib(r.tableBytes), perObs(r.tableBytes), r.checkpoints)},
 		{name: "ingest: one visit's payload", result: fmt.Sprintf("%s B (raw bytes, headers, JS values, fingerprints; 5 observations, 2 connections)", count(r.visitPayload))},
 	}
+}
+
+func cpuLine(r *ingestResult) string {
+	w := r.window
+	if !r.serverCPUKnown {
+		return fmt.Sprintf("PostgreSQL ? (not our server), loadstore %s, machine %s", cores(r.selfCPU, w), cores(r.machineBusy, w))
+	}
+	return fmt.Sprintf("PostgreSQL %s, loadstore %s, machine %s (others %s)", cores(r.serverCPU, w), cores(r.selfCPU, w),
+		cores(r.machineBusy, w), cores(max(0, r.machineBusy-r.serverCPU-r.selfCPU), w))
 }
