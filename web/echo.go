@@ -405,18 +405,40 @@ func fromRecords(rep *Report, r *http.Request) *fingerprint.HTTPRequest {
 	return rec
 }
 
-// connReportOf returns the connection's part of its reports, built by
-// its first request.
+// connReportOf returns the connection's part of its reports. The first
+// request builds it for itself; the second builds it again and the
+// connection keeps it for the rest. A connection that serves one request
+// (most fingerprint checks) so keeps nothing: its TLS section, a few KiB,
+// would otherwise stay as long as the connection idles.
 func connReportOf(pc *capture.PlainConn, state *tls.ConnectionState) *connReport {
-	build := func() any {
+	build := func() *connReport {
 		ch, raw, err := pc.Hello().ClientHello()
 		fp, _ := pc.Hello().Fingerprints() // zero when there is no hello
 		return newConnReport(tlsInfo(state, ch, raw, err), fp)
 	}
-	if c, ok := pc.Memo(build).(*connReport); ok {
-		return c
+	cache, ok := pc.Memo(func() any { return new(connReportCache) }).(*connReportCache)
+	if !ok {
+		return build() // another handler keeps something else there
 	}
-	return build().(*connReport) // another handler keeps something else there
+	cache.mu.Lock()
+	defer cache.mu.Unlock()
+	if cache.kept != nil {
+		return cache.kept
+	}
+	c := build()
+	if cache.served {
+		cache.kept = c
+	}
+	cache.served = true
+	return c
+}
+
+// connReportCache holds a connection's connReport from its second request
+// on.
+type connReportCache struct {
+	mu     sync.Mutex
+	served bool // a request has been served
+	kept   *connReport
 }
 
 // recordHeaders lists a record's headers in wire order; nil when it has
