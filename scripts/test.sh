@@ -34,7 +34,7 @@ go test -race -count=1 ./...
 rm -rf "$pebble_dir"
 
 step "fuzzers (${FUZZTIME:-20000x} each)"
-for pkg in ./fingerprint ./analyze ./capture ./web; do
+for pkg in ./fingerprint ./analyze ./capture ./web ./profiles; do
   for f in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz'); do
     go test "$pkg" -run '^$' -fuzz "^$f\$" -fuzztime "${FUZZTIME:-20000x}"
   done
