@@ -334,5 +334,6 @@ func runServePage(ctx context.Context, fs *flag.FlagSet, args []string, stdin io
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	open := func(ctx context.Context) (storage.Store, error) { return storage.NewPostgres(ctx, *dsn, log) }
 	return servePage(ctx, servePageConfig{addr: *addr, open: open, every: *every, writer: writer, visit: visit,
-		random: rand.Reader, stdin: stdin, stdout: stdout, log: log, closeWithin: 2 * time.Minute})
+		random: rand.Reader, stdin: stdin, stdout: stdout, log: log, closeWithin: 2 * time.Minute,
+		fleetSecret: os.Getenv("FP_STORAGE_SECRET")})
 }

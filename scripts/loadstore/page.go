@@ -17,6 +17,7 @@ import (
 	"github.com/fpwork/fp/capture"
 	"github.com/fpwork/fp/fingerprint"
 	"github.com/fpwork/fp/storage"
+	"github.com/fpwork/fp/web"
 )
 
 // page is the fp page as far as storage goes: each request to one of the
@@ -31,6 +32,10 @@ type page struct {
 	now    func() time.Time
 	html   []byte
 	log    *slog.Logger
+	// fleetSecret is FP_STORAGE_SECRET: a visit whose requests carry it in
+	// the fleet cookie is the operator's own.
+	fleetSecret string
+	ready       http.Handler // /readyz
 }
 
 // pageConnKey is the context key of a connection's row.
@@ -49,6 +54,10 @@ func (p *page) connContext(ctx context.Context, c net.Conn) context.Context {
 }
 
 func (p *page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/readyz" && p.ready != nil {
+		p.ready.ServeHTTP(w, r)
+		return
+	}
 	kind, ok := kindOfPath(r.URL.Path)
 	if !ok {
 		http.NotFound(w, r)
@@ -106,7 +115,11 @@ func (p *page) observe(r *http.Request, kind storage.RequestKind, visit storage.
 	if kind == storage.KindFetch && json.Valid(body) {
 		o.JS = body
 	}
-	return &storage.Batch{Connections: []storage.Connection{*conn}, Visits: []storage.Visit{{ID: visit, Start: now}},
+	fleet := false
+	if c, err := r.Cookie(storage.FleetCookie); err == nil {
+		fleet = storage.IsFleet(c.Value, p.fleetSecret)
+	}
+	return &storage.Batch{Connections: []storage.Connection{*conn}, Visits: []storage.Visit{{ID: visit, Start: now, Fleet: fleet}},
 		Observations: []storage.Observation{o}}
 }
 
@@ -182,6 +195,7 @@ type servePageConfig struct {
 	stdout      io.Writer // "listening ADDR", then "stats {...}" lines, "final {...}"
 	log         *slog.Logger
 	closeWithin time.Duration // for the writer to write what is queued
+	fleetSecret string        // FP_STORAGE_SECRET
 }
 
 // servePage runs the page with a Writer on the store until stdin ends,
@@ -193,7 +207,8 @@ func servePage(ctx context.Context, cfg servePageConfig) error {
 	}
 	defer store.Close()
 	w := storage.NewWriter(store, cfg.writer, cfg.log)
-	p := &page{writer: w, visit: cfg.visit, random: cfg.random, now: time.Now, html: pageHTML(), log: cfg.log}
+	p := &page{writer: w, visit: cfg.visit, random: cfg.random, now: time.Now, html: pageHTML(), log: cfg.log,
+		fleetSecret: cfg.fleetSecret, ready: web.Readiness(web.ReadinessCheck{Name: "database", State: w.State})}
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
