@@ -13,7 +13,10 @@ import (
 	goldenfile "github.com/fpwork/fp/internal/golden"
 
 	utls "github.com/refraction-networking/utls"
+
 	"golang.org/x/net/http2"
+
+	"github.com/fpwork/fp/internal/parrots"
 )
 
 // TestEchoEveryUTLSParrot: each uTLS v1.8.2 parrot connects to the echo as
@@ -22,37 +25,19 @@ import (
 // fixed its JA3 equals tshark's.
 func TestEchoEveryUTLSParrot(t *testing.T) {
 	port, _ := startEcho(t)
-	for _, p := range []struct {
-		stem string
-		id   utls.ClientHelloID
-	}{
-		{"utls-golang", utls.HelloGolang}, {"utls-firefox-55", utls.HelloFirefox_55}, {"utls-firefox-56", utls.HelloFirefox_56},
-		{"utls-firefox-63", utls.HelloFirefox_63}, {"utls-firefox-65", utls.HelloFirefox_65}, {"utls-firefox-99", utls.HelloFirefox_99},
-		{"utls-firefox-102", utls.HelloFirefox_102}, {"utls-firefox-105", utls.HelloFirefox_105}, {"utls-firefox-120", utls.HelloFirefox_120},
-		{"utls-chrome-58", utls.HelloChrome_58}, {"utls-chrome-62", utls.HelloChrome_62}, {"utls-chrome-70", utls.HelloChrome_70},
-		{"utls-chrome-72", utls.HelloChrome_72}, {"utls-chrome-83", utls.HelloChrome_83}, {"utls-chrome-87", utls.HelloChrome_87},
-		{"utls-chrome-96", utls.HelloChrome_96}, {"utls-chrome-100", utls.HelloChrome_100}, {"utls-chrome-102", utls.HelloChrome_102},
-		{"utls-chrome-106-shuffle", utls.HelloChrome_106_Shuffle}, {"utls-chrome-100-psk", utls.HelloChrome_100_PSK},
-		{"utls-chrome-112-psk-shuf", utls.HelloChrome_112_PSK_Shuf}, {"utls-chrome-114-padding-psk-shuf", utls.HelloChrome_114_Padding_PSK_Shuf},
-		{"utls-chrome-115-pq", utls.HelloChrome_115_PQ}, {"utls-chrome-115-pq-psk", utls.HelloChrome_115_PQ_PSK},
-		{"utls-chrome-120", utls.HelloChrome_120}, {"utls-chrome-120-pq", utls.HelloChrome_120_PQ}, {"utls-chrome-131", utls.HelloChrome_131},
-		{"utls-chrome-133", utls.HelloChrome_133}, {"utls-ios-11-1", utls.HelloIOS_11_1}, {"utls-ios-12-1", utls.HelloIOS_12_1},
-		{"utls-ios-13", utls.HelloIOS_13}, {"utls-ios-14", utls.HelloIOS_14}, {"utls-android-11-okhttp", utls.HelloAndroid_11_OkHttp},
-		{"utls-edge-85", utls.HelloEdge_85}, {"utls-edge-106", utls.HelloEdge_106}, {"utls-safari-16-0", utls.HelloSafari_16_0},
-		{"utls-360-7-5", utls.Hello360_7_5}, {"utls-360-11-0", utls.Hello360_11_0}, {"utls-qq-11-1", utls.HelloQQ_11_1},
-	} {
-		t.Run(p.stem, func(t *testing.T) {
-			want, unstable := parrotGolden(t, p.stem)
+	for _, p := range parrots.All() {
+		t.Run(p.Stem(), func(t *testing.T) {
+			want, unstable := parrotGolden(t, p.Stem())
 			cfg := &utls.Config{ServerName: "localhost", InsecureSkipVerify: true, NextProtos: []string{"h2", "http/1.1"}}
-			psk := strings.Contains(p.stem, "-psk")
+			psk := strings.Contains(p.Stem(), "-psk")
 			if psk {
 				// As for the golden: the second connection resumes the first
 				// and carries a pre_shared_key.
 				cfg.ClientSessionCache = utls.NewLRUClientSessionCache(4)
 				cfg.OmitEmptyPsk = true
-				parrotClean(t, port, cfg, p.id)
+				parrotClean(t, port, cfg, p.ID)
 			}
-			got := parrotClean(t, port, cfg, p.id)
+			got := parrotClean(t, port, cfg, p.ID)
 			if !unstable["ja4"] && got["ja4"] != want["ja4"] {
 				t.Errorf("ja4 %s, npm oracle %s", got["ja4"], want["ja4"])
 			}

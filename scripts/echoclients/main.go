@@ -44,6 +44,8 @@ import (
 
 	utls "github.com/refraction-networking/utls"
 	"golang.org/x/net/http2"
+
+	"github.com/fpwork/fp/internal/parrots"
 )
 
 func main() {
@@ -148,8 +150,8 @@ func allClients() []client {
 			return netHTTPClient(ctx, addr, h2, answers, save)
 		}
 	}
-	for _, p := range parrots() {
-		stem := parrotStem(p.Name)
+	for _, p := range parrots.All() {
+		stem := p.Stem()
 		c := client{Name: stem, Answers: []answer{{stem}}}
 		psk := strings.Contains(p.Name, "PSK")
 		if psk {

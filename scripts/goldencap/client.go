@@ -17,65 +17,9 @@ import (
 	utls "github.com/refraction-networking/utls"
 	"golang.org/x/crypto/cryptobyte"
 	"golang.org/x/net/http2"
+
+	"github.com/fpwork/fp/internal/parrots"
 )
-
-// parrot is one concrete uTLS ClientHelloID. File is the golden file stem.
-type parrot struct {
-	Name string
-	ID   utls.ClientHelloID
-}
-
-// parrots lists every concrete ClientHelloID that uTLS v1.8.2 exports. Left out: the
-// randomized and custom IDs (no fixed hello) and the *_Auto aliases, which are copies of
-// a concrete ID listed here.
-func parrots() []parrot {
-	return []parrot{
-		{"HelloGolang", utls.HelloGolang},
-		{"HelloFirefox_55", utls.HelloFirefox_55},
-		{"HelloFirefox_56", utls.HelloFirefox_56},
-		{"HelloFirefox_63", utls.HelloFirefox_63},
-		{"HelloFirefox_65", utls.HelloFirefox_65},
-		{"HelloFirefox_99", utls.HelloFirefox_99},
-		{"HelloFirefox_102", utls.HelloFirefox_102},
-		{"HelloFirefox_105", utls.HelloFirefox_105},
-		{"HelloFirefox_120", utls.HelloFirefox_120},
-		{"HelloChrome_58", utls.HelloChrome_58},
-		{"HelloChrome_62", utls.HelloChrome_62},
-		{"HelloChrome_70", utls.HelloChrome_70},
-		{"HelloChrome_72", utls.HelloChrome_72},
-		{"HelloChrome_83", utls.HelloChrome_83},
-		{"HelloChrome_87", utls.HelloChrome_87},
-		{"HelloChrome_96", utls.HelloChrome_96},
-		{"HelloChrome_100", utls.HelloChrome_100},
-		{"HelloChrome_102", utls.HelloChrome_102},
-		{"HelloChrome_106_Shuffle", utls.HelloChrome_106_Shuffle},
-		{"HelloChrome_100_PSK", utls.HelloChrome_100_PSK},
-		{"HelloChrome_112_PSK_Shuf", utls.HelloChrome_112_PSK_Shuf},
-		{"HelloChrome_114_Padding_PSK_Shuf", utls.HelloChrome_114_Padding_PSK_Shuf},
-		{"HelloChrome_115_PQ", utls.HelloChrome_115_PQ},
-		{"HelloChrome_115_PQ_PSK", utls.HelloChrome_115_PQ_PSK},
-		{"HelloChrome_120", utls.HelloChrome_120},
-		{"HelloChrome_120_PQ", utls.HelloChrome_120_PQ},
-		{"HelloChrome_131", utls.HelloChrome_131},
-		{"HelloChrome_133", utls.HelloChrome_133},
-		{"HelloIOS_11_1", utls.HelloIOS_11_1},
-		{"HelloIOS_12_1", utls.HelloIOS_12_1},
-		{"HelloIOS_13", utls.HelloIOS_13},
-		{"HelloIOS_14", utls.HelloIOS_14},
-		{"HelloAndroid_11_OkHttp", utls.HelloAndroid_11_OkHttp},
-		{"HelloEdge_85", utls.HelloEdge_85},
-		{"HelloEdge_106", utls.HelloEdge_106},
-		{"HelloSafari_16_0", utls.HelloSafari_16_0},
-		{"Hello360_7_5", utls.Hello360_7_5},
-		{"Hello360_11_0", utls.Hello360_11_0},
-		{"HelloQQ_11_1", utls.HelloQQ_11_1},
-	}
-}
-
-// fileStem turns HelloChrome_106_Shuffle into utls-chrome-106-shuffle.
-func fileStem(name string) string {
-	return "utls-" + strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(name, "Hello")), "_", "-")
-}
 
 // helloVariation builds the parrot's ClientHello several times and reports whether the
 // extension order changes (shuffled) and whether the set of extensions changes (varies:
@@ -152,7 +96,7 @@ func extensionTypes(msg []byte) ([]uint16, bool) {
 // listParrots prints "NAME STEM ORDER SET" per parrot: ORDER is "shuffled" or "fixed"
 // (extension order across hellos), SET is "varies" or "fixed" (the set of extensions).
 func listParrots(w io.Writer) error {
-	for _, p := range parrots() {
+	for _, p := range parrots.All() {
 		shuffled, varies, err := helloVariation(p.ID)
 		if err != nil {
 			return err
@@ -164,7 +108,7 @@ func listParrots(w io.Writer) error {
 		if varies {
 			set = "varies"
 		}
-		fmt.Fprintf(w, "%s %s %s %s\n", p.Name, fileStem(p.Name), order, set)
+		fmt.Fprintf(w, "%s %s %s %s\n", p.Name, p.Stem(), order, set)
 	}
 	return nil
 }
@@ -191,11 +135,11 @@ func runClient(ctx context.Context, args []string, stdout io.Writer) error {
 	case "go", "go-h1":
 		return netHTTPClient(ctx, *addr, authority, *sni, *name == "go", stdout)
 	}
-	i := slices.IndexFunc(parrots(), func(p parrot) bool { return p.Name == *name })
+	i := slices.IndexFunc(parrots.All(), func(p parrots.Parrot) bool { return p.Name == *name })
 	if i < 0 {
 		return fmt.Errorf("client: unknown parrot %q", *name)
 	}
-	return utlsClient(ctx, *addr, authority, *sni, parrots()[i].ID, stdout)
+	return utlsClient(ctx, *addr, authority, *sni, parrots.All()[i].ID, stdout)
 }
 
 // netHTTPClient sends two GET requests over one connection with plain crypto/tls.

@@ -1,4 +1,8 @@
-package main
+// Package parrots lists the uTLS parrots the tests and scripts run: every
+// concrete ClientHelloID uTLS v1.8.2 exports, with the stem of its golden
+// capture. Left out: the randomized and custom IDs (no fixed hello) and the
+// *_Auto aliases, copies of a concrete ID listed here.
+package parrots
 
 import (
 	"strings"
@@ -6,17 +10,21 @@ import (
 	utls "github.com/refraction-networking/utls"
 )
 
-// parrot is one concrete uTLS ClientHelloID.
-type parrot struct {
-	Name string
+// Parrot is one concrete uTLS ClientHelloID.
+type Parrot struct {
+	Name string // the Go name, e.g. HelloChrome_106_Shuffle
 	ID   utls.ClientHelloID
 }
 
-// parrots lists every concrete ClientHelloID that uTLS v1.8.2 exports, as
-// scripts/goldencap and cmd/echo's parrot test do. Left out: the randomized and custom
-// IDs (no fixed hello) and the *_Auto aliases, copies of a concrete ID listed here.
-func parrots() []parrot {
-	return []parrot{
+// Stem is the name of the parrot's golden capture: HelloChrome_106_Shuffle
+// gives utls-chrome-106-shuffle.
+func (p Parrot) Stem() string {
+	return "utls-" + strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(p.Name, "Hello")), "_", "-")
+}
+
+// All lists the parrots.
+func All() []Parrot {
+	return []Parrot{
 		{"HelloGolang", utls.HelloGolang},
 		{"HelloFirefox_55", utls.HelloFirefox_55},
 		{"HelloFirefox_56", utls.HelloFirefox_56},
@@ -57,10 +65,4 @@ func parrots() []parrot {
 		{"Hello360_11_0", utls.Hello360_11_0},
 		{"HelloQQ_11_1", utls.HelloQQ_11_1},
 	}
-}
-
-// parrotStem turns HelloChrome_106_Shuffle into utls-chrome-106-shuffle, the name of
-// the parrot's golden capture.
-func parrotStem(name string) string {
-	return "utls-" + strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(name, "Hello")), "_", "-")
 }
