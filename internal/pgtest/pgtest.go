@@ -30,7 +30,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,6 +38,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/fpwork/fp/internal/pgcluster"
 )
 
 // Environment variables read (and, for sharedEnv, set by Main).
@@ -57,7 +58,7 @@ const (
 // Files in Main's directory.
 const (
 	lockFile   = "lock"
-	stateFile  = "cluster.json" // a clusterState, once started
+	stateFile  = "cluster.json" // a pgcluster.Cluster, once started
 	failedFile = "failed"       // why starting failed
 	clusterDir = "cluster"
 )
@@ -108,43 +109,43 @@ func Start(tb testing.TB) string {
 	if err != nil {
 		skipOrFail(tb, err)
 	}
-	return st.dsn()
+	return st.DSN()
 }
 
 // startShared returns the cluster in Main's directory, starting it when
 // no test has yet. A file lock orders the tests of the binary.
-func startShared(dir string) (clusterState, error) {
+func startShared(dir string) (*pgcluster.Cluster, error) {
 	lock, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
-		return clusterState{}, fmt.Errorf("pgtest: %w", err)
+		return nil, fmt.Errorf("pgtest: %w", err)
 	}
 	defer lock.Close() // releases the lock
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return clusterState{}, fmt.Errorf("pgtest: lock: %w", err)
+		return nil, fmt.Errorf("pgtest: lock: %w", err)
 	}
-	var st clusterState
+	st := new(pgcluster.Cluster)
 	if b, err := os.ReadFile(filepath.Join(dir, stateFile)); err == nil {
-		if err := json.Unmarshal(b, &st); err != nil {
-			return clusterState{}, fmt.Errorf("pgtest: %s: %w", stateFile, err)
+		if err := json.Unmarshal(b, st); err != nil {
+			return nil, fmt.Errorf("pgtest: %s: %w", stateFile, err)
 		}
 		return st, nil
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, failedFile)); err == nil {
-		return clusterState{}, failure(b)
+		return nil, failure(b)
 	}
 	cdir := filepath.Join(dir, clusterDir)
 	if err := os.Mkdir(cdir, 0o700); err != nil {
-		return clusterState{}, fmt.Errorf("pgtest: %w", err)
+		return nil, fmt.Errorf("pgtest: %w", err)
 	}
 	st, err = createCluster(cdir)
 	if err != nil {
 		// Later tests fail (or skip) at once, for the same reason.
 		_ = os.WriteFile(filepath.Join(dir, failedFile), encodeFailure(err), 0o600)
-		return clusterState{}, err
+		return nil, err
 	}
 	b, _ := json.Marshal(st)
 	if err := os.WriteFile(filepath.Join(dir, stateFile), b, 0o600); err != nil {
-		return clusterState{}, fmt.Errorf("pgtest: %w", err)
+		return nil, fmt.Errorf("pgtest: %w", err)
 	}
 	return st, nil
 }
@@ -176,11 +177,11 @@ func stopShared(dir string) error {
 	if err != nil {
 		return fmt.Errorf("pgtest: %w", err)
 	}
-	var st clusterState
+	var st pgcluster.Cluster
 	if err := json.Unmarshal(b, &st); err != nil {
 		return fmt.Errorf("pgtest: %s: %w", stateFile, err)
 	}
-	return st.stop()
+	return st.Stop()
 }
 
 // skipOrFail ends tb for a server that could not be started: a skip when
@@ -203,7 +204,7 @@ func Schema(tb testing.TB, dsn string) string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	name := "t_" + hex.EncodeToString(b[:])
-	scoped, err := withSearchPath(dsn, name)
+	scoped, err := pgcluster.WithSearchPath(dsn, name)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -231,27 +232,4 @@ func execSQL(dsn, sql string) error {
 		return fmt.Errorf("pgtest: %s: %w", sql, err)
 	}
 	return nil
-}
-
-// withSearchPath sets the server option search_path=schema in dsn, a URL
-// or a key=value connection string.
-func withSearchPath(dsn, schema string) (string, error) {
-	option := "-csearch_path=" + schema
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			return "", fmt.Errorf("pgtest: database URL: %w", err)
-		}
-		q := u.Query()
-		if o := q.Get("options"); o != "" {
-			option = o + " " + option
-		}
-		q.Set("options", option)
-		u.RawQuery = q.Encode()
-		return u.String(), nil
-	}
-	if strings.Contains(dsn, "options=") {
-		return "", errors.New("pgtest: a key=value connection string with options: give a postgres:// URL instead")
-	}
-	return dsn + " options='" + option + "'", nil
 }

@@ -410,19 +410,6 @@ func TestSlowestWindow(t *testing.T) {
 	}
 }
 
-func TestWithSearchPath(t *testing.T) {
-	got, err := withSearchPath("postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "page_a_1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(got, "options=-csearch_path%3Dpage_a_1") || !strings.Contains(got, "sslmode=disable") {
-		t.Errorf("got %s", got)
-	}
-	if _, err := withSearchPath("host=127.0.0.1 user=postgres", "x"); err == nil {
-		t.Error("key=value string: no error")
-	}
-}
-
 func TestReadProcStat(t *testing.T) {
 	st, err := readProcStat(os.Getpid())
 	if err != nil {
