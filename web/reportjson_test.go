@@ -498,6 +498,14 @@ func TestReportAppendJSONFromEcho(t *testing.T) {
 // (HTTP/1.1 and prior-knowledge h2c), with capture.ConnContext.
 func startCaptureServer(t *testing.T, handler http.Handler) (tlsAddr, plainAddr string) {
 	t.Helper()
+	tlsAddr, plainAddr, _ = startCaptureServerCert(t, handler)
+	return tlsAddr, plainAddr
+}
+
+// startCaptureServerCert is startCaptureServer, also returning the
+// server's certificate.
+func startCaptureServerCert(t *testing.T, handler http.Handler) (tlsAddr, plainAddr string, cert tls.Certificate) {
+	t.Helper()
 	cert, err := selfsigned.Localhost()
 	if err != nil {
 		t.Fatal(err)
@@ -523,7 +531,7 @@ func startCaptureServer(t *testing.T, handler http.Handler) (tlsAddr, plainAddr 
 	go s1.Serve(tl)
 	go s2.Serve(capture.NewPlainListener(plainLn))
 	t.Cleanup(func() { s1.Close(); s2.Close() })
-	return tlsLn.Addr().String(), plainLn.Addr().String()
+	return tlsLn.Addr().String(), plainLn.Addr().String(), cert
 }
 
 // TestEchoAnswersOnOneConnection: the echo's JSON answers, written from

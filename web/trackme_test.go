@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -21,10 +20,8 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
-	"github.com/fpwork/fp/capture"
 	"github.com/fpwork/fp/fingerprint"
 	"github.com/fpwork/fp/internal/golden"
-	"github.com/fpwork/fp/internal/selfsigned"
 )
 
 // goldenDir holds the golden captures shared by every package's tests.
@@ -40,34 +37,10 @@ type echoTestServer struct {
 
 func startEchoServer(t *testing.T) *echoTestServer {
 	t.Helper()
-	cert, err := selfsigned.Localhost()
-	if err != nil {
-		t.Fatal(err)
-	}
 	handler := EchoRouter(NewEcho(EchoLimits{MaxBody: 1 << 20}, nil), &WebsocketEcho{MaxMessage: 1 << 16, IdleTimeout: 5 * time.Second})
-	newServer := func() *http.Server {
-		s := &http.Server{Handler: handler, ConnContext: capture.ConnContext, ReadHeaderTimeout: 5 * time.Second}
-		s.Protocols = new(http.Protocols)
-		s.Protocols.SetHTTP1(true)
-		s.Protocols.SetUnencryptedHTTP2(true)
-		return s
-	}
-	tlsLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	plainLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tl := capture.NewTLSListener(tlsLn, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}},
-		capture.DefaultLimits(), 5*time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
-	s1, s2 := newServer(), newServer()
-	go s1.Serve(tl)
-	go s2.Serve(capture.NewPlainListener(plainLn))
-	t.Cleanup(func() { s1.Close(); s2.Close() })
+	tlsAddr, plainAddr, cert := startCaptureServerCert(t, handler)
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]})
-	return &echoTestServer{tlsAddr: tlsLn.Addr().String(), plainAddr: plainLn.Addr().String(), certPEM: certPEM}
+	return &echoTestServer{tlsAddr: tlsAddr, plainAddr: plainAddr, certPEM: certPEM}
 }
 
 // tlsURL is the URL of path on the TLS port, by name (the hello then

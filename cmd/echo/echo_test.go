@@ -35,7 +35,7 @@ func startEcho(t *testing.T) (httpsPort, httpAddr string) {
 }
 
 // startEchoWith runs the service with the given flags until the test ends.
-func startEchoWith(t *testing.T, flags ...string) boundAddrs {
+func startEchoWith(t testing.TB, flags ...string) boundAddrs {
 	t.Helper()
 	cfg, err := parseConfig(append([]string{"echo"}, flags...),
 		func(string) string { return "" }, io.Discard)

@@ -97,25 +97,8 @@ func memoryLine() string {
 // the rate limit out of the way, until the benchmark ends.
 func startEchoForBench(tb testing.TB) string {
 	tb.Helper()
-	cfg, err := parseConfig([]string{"echo", "--https-addr", "127.0.0.1:0", "--http-addr", "", "--rate", "1e9",
-		"--rate-burst", "1000000000", "--max-conns", "100000"}, func(string) string { return "" }, io.Discard)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	addrs := make(chan boundAddrs, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func(b boundAddrs) { addrs <- b })
-	}()
-	b := <-addrs
-	tb.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			tb.Errorf("shutdown: %v", err)
-		}
-	})
-	return b.https
+	return startEchoWith(tb, "--https-addr", "127.0.0.1:0", "--http-addr", "", "--rate", "1e9",
+		"--rate-burst", "1000000000", "--max-conns", "100000").https
 }
 
 // startPlainJSON is the baseline: crypto/tls and net/http with echo's TLS
