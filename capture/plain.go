@@ -44,6 +44,12 @@ type PlainConn struct {
 	failed  bool                              // it ended on bad input or a limit
 	readErr error                             // the first read error other than EOF
 
+	// preface holds the HTTP/2 stream from its connection preface until
+	// the first HEADERS frame has been parsed, then exactly the bytes
+	// before that frame (prefaceDone); nil when it outgrew maxPreface.
+	preface     []byte
+	prefaceDone bool
+
 	h1Claim   Claimed // ClaimRecords' claim for the HTTP/1 request being served
 	h1Claimed bool
 	memoOnce  sync.Once
@@ -65,6 +71,9 @@ type plainLimits struct {
 	// must not fill the table). It exceeds net/http's default of 250
 	// concurrent streams, so a record still to be claimed is not among them.
 	keptStreams int
+	// maxPreface bounds the HTTP/2 bytes kept before the first HEADERS
+	// frame (HTTP2Preface).
+	maxPreface int
 }
 
 // NewPlainConn wraps c, whose client speaks proto.
@@ -74,7 +83,7 @@ func NewPlainConn(c net.Conn, proto Protocol) *PlainConn {
 	// frame: list the first 256 (8 KiB).
 	h2.MaxFrames = 256
 	pc := &PlainConn{Conn: c, proto: proto, claimed: map[*fingerprint.HTTPRequest]bool{},
-		limits: plainLimits{http1: liveHTTP1Limits(), http2: h2, maxQueued: 64, keptStreams: 512}}
+		limits: plainLimits{http1: liveHTTP1Limits(), http2: h2, maxQueued: 64, keptStreams: 512, maxPreface: 16 << 10}}
 	return pc
 }
 
@@ -142,9 +151,11 @@ func (pc *PlainConn) parse(b []byte) {
 			if pc.h2 == nil {
 				pc.h2 = fingerprint.NewHTTP2Parser(pc.limits.http2)
 			}
+			pc.keepPreface(b)
 			if err := pc.h2.Write(b); err != nil {
 				pc.stopped, pc.reason, pc.failed = true, err.Error(), true
 			}
+			pc.cutPreface()
 			pc.forgetHTTP2()
 			return
 		}
@@ -176,6 +187,58 @@ func (pc *PlainConn) parse(b []byte) {
 		}
 		return
 	}
+}
+
+// keepPreface adds b, the next bytes of the HTTP/2 stream, to the kept
+// preface while no HEADERS frame has been parsed. The caller holds pc.mu.
+func (pc *PlainConn) keepPreface(b []byte) {
+	if pc.prefaceDone {
+		return
+	}
+	if len(pc.preface) > pc.limits.maxPreface {
+		pc.preface, pc.prefaceDone = nil, true
+		return
+	}
+	pc.preface = append(pc.preface, b...) // at most maxPreface + one read
+}
+
+// cutPreface, once the parser has seen the first HEADERS frame, keeps
+// only the bytes before it. The caller holds pc.mu.
+func (pc *PlainConn) cutPreface() {
+	if pc.prefaceDone {
+		return
+	}
+	conn := pc.h2.Conn()
+	switch {
+	case conn.FirstHeaders >= 0 && conn.FirstHeaders < len(conn.Frames) &&
+		conn.Frames[conn.FirstHeaders].Offset <= min(len(pc.preface), pc.limits.maxPreface):
+		end := conn.Frames[conn.FirstHeaders].Offset
+		pc.preface, pc.prefaceDone = pc.preface[:end:end], true
+	case conn.FirstHeaders >= 0, len(pc.preface) > pc.limits.maxPreface:
+		// The first HEADERS frame is past the listed frames, or the
+		// preface outgrew its bound: nothing exact to keep.
+		pc.preface, pc.prefaceDone = nil, true
+	}
+}
+
+// HTTP2Preface returns what the client sent on an HTTP/2 connection
+// before its first HEADERS frame (the connection preface, SETTINGS,
+// WINDOW_UPDATE and PRIORITY frames), raw, and the pseudo-header order of
+// that first HEADERS frame: what storage keeps of a connection to derive
+// its Akamai fingerprint again. ok is false on an HTTP/1 connection,
+// before the first HEADERS frame, and when those bytes outgrew their
+// bound (16 KiB). The result aliases nothing of the connection.
+func (pc *PlainConn) HTTP2Preface() (raw []byte, pseudo []string, ok bool) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.h2 == nil || !pc.prefaceDone || pc.preface == nil {
+		return nil, nil, false
+	}
+	conn := pc.h2.Conn()
+	if conn.First == nil {
+		return nil, nil, false
+	}
+	return append([]byte(nil), pc.preface...), conn.First.PseudoHeaderOrder(), true
 }
 
 // Memo returns what compute returns, computing it once per connection:
