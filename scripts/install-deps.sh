@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the real components the test suite and the golden capture use:
-# tshark, the TLS/HTTP clients, Chromium and Firefox ESR, and the npm oracle.
+# tshark, the TLS/HTTP clients, Chromium (with its WebDriver, chromium-driver) and
+# Firefox ESR, and the npm oracle.
 # Idempotent: what is already installed is not fetched again.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 
-packages=(tshark curl openssl gnutls-bin wget2 nghttp2-client chromium firefox-esr ca-certificates git wrk postgresql)
+packages=(tshark curl openssl gnutls-bin wget2 nghttp2-client chromium chromium-driver firefox-esr ca-certificates git wrk postgresql)
 # node/npm and python3 may come from outside Debian (a preinstalled toolchain).
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 command -v python3 >/dev/null || packages+=(python3)
