@@ -63,8 +63,8 @@ func TestACMEFlags(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(c.acmeDomains, tc.domains) || c.acmeDirectory != acme.LetsEncryptURL {
-				t.Fatalf("domains %q directory %q", c.acmeDomains, c.acmeDirectory)
+			if a := c.serving.ACME; !slices.Equal(a.Domains, tc.domains) || a.Directory != acme.LetsEncryptURL {
+				t.Fatalf("domains %q directory %q", a.Domains, a.Directory)
 			}
 		})
 	}
