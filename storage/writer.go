@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -117,7 +118,17 @@ type Writer struct {
 	state         StoreState
 	lastDropLog   time.Time
 	unloggedDrops uint64
+	// withdrawn are visits whose rows must not be written any more
+	// (deleted by their visitor), oldest first, at most maxWithdrawn.
+	withdrawn     map[VisitID]bool
+	withdrawOrder []VisitID
+	// writing is held (read) by each Write call; Withdraw takes it to wait
+	// for the calls under way.
+	writing sync.RWMutex
 }
+
+// maxWithdrawn bounds the withdrawn visits a Writer remembers.
+const maxWithdrawn = 10000
 
 // NewWriter starts a writer to store. It does not close store.
 func NewWriter(store Store, opts WriterOptions, log *slog.Logger) *Writer {
@@ -324,6 +335,12 @@ func (w *Writer) writeEach(pending []*Batch) []*Batch {
 
 // write makes one Write call and counts a failure.
 func (w *Writer) write(b *Batch) error {
+	w.writing.RLock()
+	defer w.writing.RUnlock()
+	b = w.withoutWithdrawn(b)
+	if b.Len() == 0 {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(w.ctx, w.opts.CallTimeout)
 	defer cancel()
 	err := w.store.Write(ctx, b)
@@ -337,6 +354,64 @@ func (w *Writer) write(b *Batch) error {
 	}
 	w.setState(nil)
 	return nil
+}
+
+// Withdraw makes sure no row of visit id is written from now on: queued
+// batches lose its visit and observations (and the connections only they
+// used), later batches too, and Withdraw returns once the Write calls
+// under way have ended. A visitor deleting their visit calls it before
+// the store's DeleteVisit, so that nothing of it is written after. The
+// writer remembers the last 10,000 withdrawn visits.
+func (w *Writer) Withdraw(id VisitID) {
+	w.mu.Lock()
+	if w.withdrawn == nil {
+		w.withdrawn = map[VisitID]bool{}
+	}
+	if !w.withdrawn[id] {
+		w.withdrawn[id] = true
+		w.withdrawOrder = append(w.withdrawOrder, id)
+		if len(w.withdrawOrder) > maxWithdrawn {
+			delete(w.withdrawn, w.withdrawOrder[0])
+			w.withdrawOrder = w.withdrawOrder[1:]
+		}
+	}
+	w.mu.Unlock()
+	w.writing.Lock() // waits for the writes under way, which did not see id
+	w.writing.Unlock()
+}
+
+// withoutWithdrawn returns b without the rows of withdrawn visits (b
+// itself when it has none).
+func (w *Writer) withoutWithdrawn(b *Batch) *Batch {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.withdrawn) == 0 {
+		return b
+	}
+	out := &Batch{}
+	used, dropped := map[ConnectionID]bool{}, map[ConnectionID]bool{}
+	for _, o := range b.Observations {
+		if w.withdrawn[o.VisitID] {
+			dropped[o.ConnectionID] = true
+			continue
+		}
+		used[o.ConnectionID] = true
+		out.Observations = append(out.Observations, o)
+	}
+	if len(out.Observations) == len(b.Observations) && !slices.ContainsFunc(b.Visits, func(v Visit) bool { return w.withdrawn[v.ID] }) {
+		return b
+	}
+	for _, v := range b.Visits {
+		if !w.withdrawn[v.ID] {
+			out.Visits = append(out.Visits, v)
+		}
+	}
+	for _, c := range b.Connections {
+		if used[c.ID] || !dropped[c.ID] {
+			out.Connections = append(out.Connections, c)
+		}
+	}
+	return out
 }
 
 func (w *Writer) ping() error {

@@ -456,3 +456,28 @@ func TestWriterMetricsOnOneRegistryTwice(t *testing.T) {
 		t.Error("a second registration on one registry is not reported")
 	}
 }
+
+// TestWriterWithdraw: a withdrawn visit's queued rows are not written
+// (nor its connection, used by it alone); the other visits' are, and a
+// batch enqueued after the withdrawal loses them too.
+func TestWriterWithdraw(t *testing.T) {
+	m := NewMemory()
+	wt := newWriterTest(t, m, WriterOptions{QueueSize: 100, BatchSize: 50})
+	bs := wt.batches(3)
+	wt.enqueue(t, bs, true)
+	gone := bs[1].Visits[0].ID
+	wt.w.Withdraw(gone)
+	late := *bs[1]
+	late.Observations = append([]Observation(nil), bs[1].Observations...)
+	late.Observations[0].ID = bs[0].Observations[0].ID + "0" // another row of the same visit
+	wt.enqueue(t, []*Batch{&late}, true)
+	wt.close(t)
+	checkStored(t, m, []*Batch{bs[0], bs[2]})
+	if _, err := m.Visit(t.Context(), gone); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("withdrawn visit written: %v", err)
+	}
+	conns, visits, obs := m.Len()
+	if conns != 2 || visits != 2 || obs != 2 {
+		t.Fatalf("stored %d connections, %d visits, %d observations; want 2 of each", conns, visits, obs)
+	}
+}
