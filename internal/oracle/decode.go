@@ -50,6 +50,7 @@ type HTTP1Request struct {
 	Method      string
 	URI         string // the request target as sent
 	HeaderNames []string
+	Headers     [][2]string // name, value (without the surrounding whitespace), in order
 }
 
 // HTTP2Frame is one HTTP/2 frame the client sent.
@@ -305,8 +306,9 @@ func (c *Capture) addPacket(p pdmlPacket, o DecodeOptions) error {
 				}
 				proto.each(func(f pdmlField) {
 					if f.Name == "http.request.line" {
-						name, _, _ := strings.Cut(string(f.bytes()), ":")
+						name, value, _ := strings.Cut(string(f.bytes()), ":")
 						req.HeaderNames = append(req.HeaderNames, name)
+						req.Headers = append(req.Headers, [2]string{name, strings.Trim(value, " \t\r\n")})
 					}
 				})
 				conn.HTTP1 = append(conn.HTTP1, req)

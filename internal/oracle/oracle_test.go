@@ -106,7 +106,7 @@ func TestCaptureDecodeJA4(t *testing.T) {
 	if _, ok := h2.FirstSettings(); !ok {
 		t.Error("no SETTINGS from the HTTP/2 client")
 	}
-	if rs := h1.HTTP1Requests("GET", "/oracle?q=1"); len(rs) != 1 || !slices.Contains(rs[0].HeaderNames, "X-Oracle") {
+	if rs := h1.HTTP1Requests("GET", "/oracle?q=1"); len(rs) != 1 || !slices.Contains(rs[0].Headers, [2]string{"X-Oracle", "1"}) {
 		t.Errorf("HTTP/1 requests %+v", rs)
 	}
 
