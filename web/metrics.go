@@ -21,23 +21,28 @@ type Metrics struct {
 	OpenConnections  prometheus.Gauge
 }
 
-// NewMetrics registers the metrics.
-func NewMetrics() *Metrics {
+// NewMetrics registers the echo service's metrics (echo_*).
+func NewMetrics() *Metrics { return NewServiceMetrics("echo") }
+
+// NewServiceMetrics registers the metrics of a service, their names
+// prefixed with service and "_" (fp_requests_total, ...).
+func NewServiceMetrics(service string) *Metrics {
+	p := service + "_"
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
-		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "echo_requests_total",
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: p + "requests_total",
 			Help: "Requests answered, by protocol."}, []string{"proto"}),
-		Handshakes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "echo_tls_handshakes_total",
+		Handshakes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: p + "tls_handshakes_total",
 			Help: "TLS handshakes, by result."}, []string{"result"}),
-		StreamMatches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "echo_http2_stream_matches_total",
+		StreamMatches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: p + "http2_stream_matches_total",
 			Help: "HTTP/2 requests matched to their captured stream, by outcome (exact, ambiguous, none)."}, []string{"match"}),
-		CaptureStops: prometheus.NewCounter(prometheus.CounterOpts{Name: "echo_capture_stopped_total",
+		CaptureStops: prometheus.NewCounter(prometheus.CounterOpts{Name: p + "capture_stopped_total",
 			Help: "Requests whose connection's recording had stopped early (a parse error or a limit)."}),
-		CaptureAnomalies: prometheus.NewCounter(prometheus.CounterOpts{Name: "echo_capture_anomalies_total",
+		CaptureAnomalies: prometheus.NewCounter(prometheus.CounterOpts{Name: p + "capture_anomalies_total",
 			Help: "Anomalies recorded in request heads and frames."}),
-		FingerprintTime: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "echo_fingerprint_seconds",
+		FingerprintTime: prometheus.NewHistogram(prometheus.HistogramOpts{Name: p + "fingerprint_seconds",
 			Help: "Time to build a request's report (parse results to fingerprints).", Buckets: prometheus.ExponentialBuckets(1e-6, 4, 10)}),
-		OpenConnections: prometheus.NewGauge(prometheus.GaugeOpts{Name: "echo_open_connections",
+		OpenConnections: prometheus.NewGauge(prometheus.GaugeOpts{Name: p + "open_connections",
 			Help: "Connections open."}),
 	}
 	m.registry.MustRegister(m.Requests, m.Handshakes, m.StreamMatches, m.CaptureStops, m.CaptureAnomalies,

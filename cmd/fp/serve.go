@@ -86,7 +86,7 @@ func serveSite(ctx context.Context, cfg serveConfig, log *slog.Logger, ready fun
 		return err
 	}
 	defer store.Close()
-	metrics := web.NewMetrics()
+	metrics := web.NewServiceMetrics("fp")
 	writer := storage.NewWriter(store, storage.WriterOptions{Registerer: metrics.Registerer()}, log)
 	defer func() {
 		closing, cancel := context.WithTimeout(context.Background(), 10*time.Second)

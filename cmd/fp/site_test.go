@@ -40,7 +40,7 @@ func startSite(t *testing.T, extraEnv map[string]string) *testSite {
 		env[k] = v
 	}
 	cfg, err := parseServeConfig([]string{"fp", "serve", "--https-addr", "127.0.0.1:0", "--h1-addr", "127.0.0.1:0",
-		"--http-addr", "127.0.0.1:0", "--rate", "1000", "--rate-burst", "1000"}, func(k string) string { return env[k] }, io.Discard)
+		"--http-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--rate", "1000", "--rate-burst", "1000"}, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,6 +327,23 @@ func maps[K comparable](a, b map[K]int) bool {
 	return true
 }
 
+// metric returns the line of the site's metrics that starts with name.
+func (ts *testSite) metric(t *testing.T, name string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + ts.addrs.metrics + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, name) {
+			return line
+		}
+	}
+	return ""
+}
+
 // countRows counts the rows of the site's tables.
 func (ts *testSite) countRows(t *testing.T) int {
 	t.Helper()
@@ -424,6 +441,12 @@ func TestSiteBadInput(t *testing.T) {
 	owner.expect(http.StatusForbidden, "POST", "/api/fetch"+q, "application/json", `{}`)
 	if n := ts.countRows(t); n != 0 {
 		t.Fatalf("%d observations stored after the delete", n)
+	}
+	if got := ts.metric(t, `fp_site_contexts_total{kind="navigate",outcome="not_stored"}`); !strings.HasSuffix(got, " 1") {
+		t.Errorf("metric: %q, want the other visitor's navigation counted as not stored", got)
+	}
+	if got := ts.metric(t, `fp_site_contexts_total{kind="fetch"`); got != "" {
+		t.Errorf("a refused fetch was counted: %q", got)
 	}
 }
 
