@@ -118,7 +118,7 @@ func Start(tb testing.TB, opts ...Option) context.Context {
 		cancelBrowser()
 		cancelAlloc()
 		if tb.Failed() {
-			tb.Logf("chromiumtest: browser output:\n%s", out.String())
+			tb.Logf("chromiumtest: browser output (without its D-Bus complaints):\n%s", withoutDBus(out.String()))
 		}
 	})
 
@@ -151,6 +151,18 @@ func skipOrFail(tb testing.TB, err error) {
 		tb.Fatalf("%v (required: CI or %s=1 is set)", err, RequireEnv)
 	}
 	tb.Skip(err)
+}
+
+// withoutDBus drops the lines about D-Bus, which a browser without a
+// desktop session prints by the dozen.
+func withoutDBus(out string) string {
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(out, "\n") {
+		if !strings.Contains(line, "dbus") && !strings.Contains(line, "D-Bus") {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
 }
 
 // lockedBuffer keeps the browser's output, written by chromedp's goroutine
