@@ -50,10 +50,16 @@ func (s *Site) render(w http.ResponseWriter, status int, page string, data any) 
 	w.Write(buf.Bytes())
 }
 
-// sameOrigin refuses a state-changing form from another site: browsers
-// send Origin with every POST, so a mismatch (or "null") is a cross-site
-// request. A request without Origin (curl) is let through.
+// sameOrigin refuses a state-changing form from another site. A browser
+// says where a request comes from in Sec-Fetch-Site (which a page cannot
+// set): only "same-origin" passes. Without it, Origin must name this host;
+// under the site's no-referrer policy Chromium sends "Origin: null" on its
+// own forms, which Sec-Fetch-Site covers. A request with neither (curl) is
+// let through: no browser sent it on another site's behalf.
 func sameOrigin(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		return site == "same-origin"
+	}
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return true

@@ -37,7 +37,7 @@ func (s *Site) record(r *http.Request, v VisitSnapshot, kind ContextKind, body [
 			break
 		}
 		o := storage.Observation{ID: storage.ObservationID(id), VisitID: v.ID, ConnectionID: conn.ID, At: c.At,
-			Kind: kind.StorageKind(), Retry: retry, HTTPVersion: r.Proto, Method: rec.Method, Path: r.URL.Path,
+			Kind: kind.StorageKind(), Retry: retry, HTTPVersion: storedVersion(r), Method: rec.Method, Path: r.URL.Path,
 			Headers: storage.Redact(rec.Headers), UserAgent: storage.ParseUserAgent(r.UserAgent()),
 			Derived: storage.DeriveRequest(rec), JS: js}
 		b := &storage.Batch{Connections: []storage.Connection{*conn},
@@ -54,4 +54,16 @@ func (s *Site) record(r *http.Request, v VisitSnapshot, kind ContextKind, body [
 		s.cfg.Log.Info("fp: visit full or gone; context not kept", "kind", kind)
 	}
 	return c
+}
+
+// storedVersion is the HTTP version as the store spells it: "HTTP/1.1",
+// "HTTP/2", "HTTP/3" (net/http says "HTTP/2.0").
+func storedVersion(r *http.Request) string {
+	switch r.ProtoMajor {
+	case 2:
+		return "HTTP/2"
+	case 3:
+		return "HTTP/3"
+	}
+	return r.Proto
 }

@@ -100,7 +100,7 @@ func TestWebsiteInChromium(t *testing.T) {
 	for _, v := range []struct {
 		name, id, port, version, alpn string
 	}{
-		{"h2", h2Visit, httpsPort, "HTTP/2.0", "h2"},
+		{"h2", h2Visit, httpsPort, "HTTP/2", "h2"},
 		{"h1", h1Visit, h1Port, "HTTP/1.1", "http/1.1"},
 	} {
 		t.Run(v.name, func(t *testing.T) {
@@ -145,7 +145,7 @@ func TestAutoVisitInChromium(t *testing.T) {
 	}
 	defer store.Close()
 	rec := waitStored(t, store, id)
-	checkVisit(t, rec, "HTTP/2.0", "h2")
+	checkVisit(t, rec, "HTTP/2", "h2")
 	checkCriticalCH(t, rec, nil, "")
 }
 

@@ -132,7 +132,8 @@ var visitAttr = regexp.MustCompile(`data-visit="([0-9a-f]{32})"`)
 func (v *visitor) consentAndNavigate(store bool, header ...string) storage.VisitID {
 	v.t.Helper()
 	if store {
-		v.expect(http.StatusSeeOther, "POST", "/consent", "application/x-www-form-urlencoded", "choice=store&next=%2Freport")
+		v.expect(http.StatusSeeOther, "POST", "/consent", "application/x-www-form-urlencoded", "choice=store&next=%2Freport",
+			"Origin", "null", "Sec-Fetch-Site", "same-origin") // as Chromium sends it under no-referrer
 	}
 	page := v.expect(http.StatusOK, "GET", "/report", "", "", header...)
 	m := visitAttr.FindStringSubmatch(page)
@@ -242,7 +243,7 @@ func TestSiteVisitStored(t *testing.T) {
 		name, addr, proto, alpn string
 		http2                   bool
 	}{
-		{"h2 listener", ts.addrs.https, "HTTP/2.0", "h2", true},
+		{"h2 listener", ts.addrs.https, "HTTP/2", "h2", true},
 		{"h1 listener", ts.addrs.h1, "HTTP/1.1", "http/1.1", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -391,6 +392,8 @@ func TestSiteBadInput(t *testing.T) {
 		{"delete another visitor's visit", other, "DELETE", "/api/visit/" + string(id), "", "", 403, "not one of"},
 		{"delete a malformed id", owner, "DELETE", "/api/visit/123", "", "", 400, "malformed"},
 		{"delete form from another site", owner, "POST", "/visit/delete", "application/x-www-form-urlencoded", "id=" + string(id), 403, "own page"},
+		{"delete form sent cross-site", owner, "POST", "/visit/delete", "application/x-www-form-urlencoded", "id=" + string(id), 403, "own page"},
+		{"consent sent cross-site", owner, "POST", "/consent", "application/x-www-form-urlencoded", "choice=store", 403, "own page"},
 		{"websocket without upgrade", owner, "GET", "/api/ws" + q, "", "", 400, "websocket upgrade"},
 		{"form of another visitor", other, "POST", "/form" + q, "application/x-www-form-urlencoded", "field=x", 403, "not one of"},
 		{"report of another visitor", other, "GET", "/report" + q, "", "", 403, "not one of"},
@@ -403,8 +406,13 @@ func TestSiteBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var header []string
-			if tt.name == "delete form from another site" {
+			switch tt.name {
+			case "delete form from another site":
 				header = []string{"Origin", "https://evil.test"}
+			case "delete form sent cross-site", "consent sent cross-site":
+				// What a browser sends for another site's form under the
+				// no-referrer policy: Origin null, Sec-Fetch-Site cross-site.
+				header = []string{"Origin", "null", "Sec-Fetch-Site", "cross-site"}
 			}
 			tt.v.t = t
 			status, body := tt.v.do(tt.method, tt.path, tt.ctype, tt.body, header...)
