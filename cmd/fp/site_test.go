@@ -239,6 +239,7 @@ func (ts *testSite) storedVisit(t *testing.T, id storage.VisitID, want int) *sto
 // connection's hello and HTTP/2 preface.
 func TestSiteVisitStored(t *testing.T) {
 	ts := startSite(t, nil)
+	var ja4s []string
 	for _, tc := range []struct {
 		name, addr, proto, alpn string
 		http2                   bool
@@ -312,7 +313,34 @@ func TestSiteVisitStored(t *testing.T) {
 			if !alpns[tc.alpn] {
 				t.Errorf("connections' ALPN %v, want %s among them", alpns, tc.alpn)
 			}
+			ja4s = append(ja4s, rec.Connections[0].Derived.TLS.JA4)
 		})
+	}
+
+	// Search and statistics read what was stored: both visits' twelve
+	// observations, from one Go client.
+	v := ts.visitor(t, ts.addrs.https, true)
+	var found struct {
+		Observations int             `json:"observations"`
+		Families     []storage.Count `json:"families"`
+	}
+	body := v.expect(http.StatusOK, "GET", "/api/search?kind=ja4&hash="+url.QueryEscape(ja4s[0]), "", "")
+	if err := json.Unmarshal([]byte(body), &found); err != nil || found.Observations < 5 || len(found.Families) != 1 {
+		t.Fatalf("search %s: %v %s", ja4s[0], err, body)
+	}
+	if page := v.expect(http.StatusOK, "GET", "/search?kind=ja4&hash="+url.QueryEscape(ja4s[0]), "", ""); !strings.Contains(page, found.Families[0].Value) {
+		t.Errorf("search page does not name %q", found.Families[0].Value)
+	}
+	v.expect(http.StatusNotFound, "GET", "/api/search?kind=ja4&hash=t13d0000h2_000000000000_000000000000", "", "")
+	var stats struct {
+		Families []storage.FamilyTotal `json:"families"`
+	}
+	body = v.expect(http.StatusOK, "GET", "/api/stats", "", "")
+	if err := json.Unmarshal([]byte(body), &stats); err != nil || len(stats.Families) != 1 || stats.Families[0].Visits != 2 || stats.Families[0].Observations != 12 {
+		t.Fatalf("stats: %v %s", err, body)
+	}
+	if page := v.expect(http.StatusOK, "GET", "/stats", "", ""); !strings.Contains(page, "<td>12</td>") {
+		t.Errorf("statistics page does not show the 12 observations")
 	}
 }
 
