@@ -216,9 +216,16 @@ func (v *visitor) liveVisit(id storage.VisitID) (done []string, complete bool, c
 // storedVisit polls the database until visit id holds want observations.
 func (ts *testSite) storedVisit(t *testing.T, id storage.VisitID, want int) *storage.VisitRecord {
 	t.Helper()
+	return waitObservations(t, ts.store, id, want)
+}
+
+// waitObservations polls store until visit id holds want observations
+// (the site writes asynchronously).
+func waitObservations(t *testing.T, store *storage.Postgres, id storage.VisitID, want int) *storage.VisitRecord {
+	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		rec, err := ts.store.Visit(context.Background(), id)
+		rec, err := store.Visit(context.Background(), id)
 		if err == nil && len(rec.Observations) >= want {
 			return rec
 		}
