@@ -152,8 +152,8 @@ func (s *fakeSite) start(t *testing.T) string {
 func (s *fakeSite) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /report", s.servePage)
-	mux.HandleFunc("GET /static/fp.js", serveBytes(s.script, "text/javascript; charset=utf-8"))
-	mux.HandleFunc("GET /static/fp.css", serveBytes(s.style, "text/css; charset=utf-8"))
+	mux.HandleFunc("GET /static/fp.js", serveScriptFile(s.script, "text/javascript; charset=utf-8"))
+	mux.HandleFunc("GET /static/fp.css", serveScriptFile(s.style, "text/css; charset=utf-8"))
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	mux.HandleFunc("GET /api/events", s.serveEvents)
 	mux.HandleFunc("POST /api/fetch", s.serveAPI("fetch"))
@@ -167,7 +167,7 @@ func (s *fakeSite) handler() http.Handler {
 	})
 }
 
-func serveBytes(b []byte, contentType string) http.HandlerFunc {
+func serveScriptFile(b []byte, contentType string) http.HandlerFunc {
 	return func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", contentType)
 		w.Header().Set("Cache-Control", "no-store")
@@ -424,16 +424,16 @@ func (s *fakeSite) serveForm(name string) http.HandlerFunc {
 	}
 }
 
-// console collects a tab's console messages until the test ends.
-type console struct {
+// scriptConsole collects a tab's console messages until the test ends.
+type scriptConsole struct {
 	mu       sync.Mutex
 	messages []chromedp.ConsoleMessage
 }
 
-func watchConsole(t *testing.T, tab context.Context) *console {
+func watchScriptConsole(t *testing.T, tab context.Context) *scriptConsole {
 	ctx, cancel := context.WithCancel(tab)
 	messages := chromedp.Console(ctx)
-	c := &console{}
+	c := &scriptConsole{}
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
@@ -455,7 +455,7 @@ func watchConsole(t *testing.T, tab context.Context) *console {
 
 // check fails t for every uncaught exception and error the page logged
 // (a CSP violation is one), but those whose text contains one of allowed.
-func (c *console) check(t *testing.T, allowed ...string) {
+func (c *scriptConsole) check(t *testing.T, allowed ...string) {
 	t.Helper()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -474,8 +474,8 @@ func (c *console) check(t *testing.T, allowed ...string) {
 	}
 }
 
-// newTab opens a tab in the browser for one subtest.
-func newTab(t *testing.T, browser context.Context) context.Context {
+// newScriptTab opens a tab in the browser for one subtest.
+func newScriptTab(t *testing.T, browser context.Context) context.Context {
 	t.Helper()
 	tab, cancel := chromedp.NewContext(browser)
 	t.Cleanup(cancel)
@@ -485,11 +485,11 @@ func newTab(t *testing.T, browser context.Context) context.Context {
 	return tab
 }
 
-// waitPage waits until the JavaScript expression is true in the tab's page,
+// waitScriptPage waits until the JavaScript expression is true in the tab's page,
 // checked on every change of the page's DOM; an expression that throws
 // (a page still loading) is false. A navigation ends a poll, so it is
 // polled again in the new page.
-func waitPage(t *testing.T, tab context.Context, what, expr string) {
+func waitScriptPage(t *testing.T, tab context.Context, what, expr string) {
 	t.Helper()
 	predicate := `(() => { try { return !!(` + expr + `); } catch { return false; } })()`
 	deadline := time.Now().Add(pageScriptTimeout)
@@ -507,9 +507,9 @@ func waitPage(t *testing.T, tab context.Context, what, expr string) {
 	t.Fatalf("waiting for %s (%s): %v", what, expr, err)
 }
 
-// evalString evaluates a JavaScript expression in the tab's page, with the
+// evalScriptPage evaluates a JavaScript expression in the tab's page, with the
 // helpers $(id) and texts(selector) (the elements' texts joined by ",").
-func evalString(t *testing.T, tab context.Context, expr string) string {
+func evalScriptPage(t *testing.T, tab context.Context, expr string) string {
 	t.Helper()
 	js := `(() => {
 		const $ = (id) => document.getElementById(id);
@@ -541,7 +541,7 @@ func TestPageScriptAppliesEvents(t *testing.T) {
 		name    string
 		fixture string
 		events  []func(*sse) error
-		check   string // a JavaScript expression (see evalString)
+		check   string // a JavaScript expression (see evalScriptPage)
 		want    string
 	}{{
 		name:    "outer by id",
@@ -706,12 +706,12 @@ func TestPageScriptAppliesEvents(t *testing.T) {
 	}
 	base := site.start(t)
 	tab := chromiumtest.Start(t)
-	cons := watchConsole(t, tab)
+	cons := watchScriptConsole(t, tab)
 
 	if err := chromedp.Do(tab, chromedp.Navigate(base+"/report?visit="+pageScriptVisit)); err != nil {
 		t.Fatal(err)
 	}
-	waitPage(t, tab, "the last event", `document.getElementById('progress').dataset.complete === 'true' &&
+	waitScriptPage(t, tab, "the last event", `document.getElementById('progress').dataset.complete === 'true' &&
 		document.getElementById('report').dataset.done === '`+reordered+`'`)
 	site.mu.Lock()
 	err := site.eventsErr
@@ -721,12 +721,12 @@ func TestPageScriptAppliesEvents(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := evalString(t, tab, tc.check); got != tc.want {
+			if got := evalScriptPage(t, tab, tc.check); got != tc.want {
 				t.Errorf("%s\n got %q\nwant %q", tc.check, got, tc.want)
 			}
 		})
 	}
-	if got := evalString(t, tab, `$('script-log').textContent + $('report').dataset.script`); got != "idle" {
+	if got := evalScriptPage(t, tab, `$('script-log').textContent + $('report').dataset.script`); got != "idle" {
 		t.Errorf("script log and state: %q, want no log and idle", got)
 	}
 	if got := site.contexts(); len(got) != 0 {
@@ -782,17 +782,17 @@ func TestPageScriptContexts(t *testing.T) {
 			site := newFakeSite(t, tc.done)
 			site.failFetch = tc.failFetch
 			base := site.start(t)
-			tab := newTab(t, browser)
-			cons := watchConsole(t, tab)
+			tab := newScriptTab(t, browser)
+			cons := watchScriptConsole(t, tab)
 			if tc.inject != "" {
-				if err := chromedp.Do(tab, addScript(tc.inject)); err != nil {
+				if err := chromedp.Do(tab, addScriptOnNewDocument(tc.inject)); err != nil {
 					t.Fatal(err)
 				}
 			}
 			if err := chromedp.Do(tab, chromedp.Navigate(base+"/report?visit="+pageScriptVisit)); err != nil {
 				t.Fatal(err)
 			}
-			waitPage(t, tab, "the script to finish", `document.getElementById('report').dataset.script === 'idle'`)
+			waitScriptPage(t, tab, "the script to finish", `document.getElementById('report').dataset.script === 'idle'`)
 			if got := site.contexts(); !slices.Equal(got, tc.want) {
 				t.Fatalf("contexts sent %v, want %v", got, tc.want)
 			}
@@ -800,7 +800,7 @@ func TestPageScriptContexts(t *testing.T) {
 			for _, req := range site.received() {
 				checkContextRequest(t, req, tc.uad)
 			}
-			if got := evalString(t, tab, `$('script-log').textContent`); got != tc.log {
+			if got := evalScriptPage(t, tab, `$('script-log').textContent`); got != tc.log {
 				t.Errorf("script log %q, want %q", got, tc.log)
 			}
 			// The signals of the recorded contexts reach the page.
@@ -811,7 +811,7 @@ func TestPageScriptContexts(t *testing.T) {
 				}
 			}
 			done := strings.Join(append(strings.Fields(tc.done), seen...), " ")
-			waitPage(t, tab, "data-done "+done, `document.getElementById('report').dataset.done === '`+done+`'`)
+			waitScriptPage(t, tab, "data-done "+done, `document.getElementById('report').dataset.done === '`+done+`'`)
 			if tc.failFetch {
 				cons.check(t, "status of 500")
 			} else {
@@ -821,10 +821,10 @@ func TestPageScriptContexts(t *testing.T) {
 	}
 }
 
-// addScript runs the JavaScript source in every new document of the tab,
+// addScriptOnNewDocument runs the JavaScript source in every new document of the tab,
 // before the page's scripts (Page.addScriptToEvaluateOnNewDocument; the
 // page's CSP does not apply).
-func addScript(source string) chromedp.Action[chromedp.Void] {
+func addScriptOnNewDocument(source string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument,
 			page.AddScriptToEvaluateOnNewDocumentParams{Source: source})
@@ -869,7 +869,7 @@ func checkContextRequest(t *testing.T, req scriptRequest, uad userAgentDataWant)
 		checkJSValues(t, req, uad)
 	case "xhr":
 		var body any
-		if err := json.Unmarshal(req.Body, &body); err != nil || !jsonEqual(body, map[string]any{"xhr": true}) {
+		if err := json.Unmarshal(req.Body, &body); err != nil || !sameJSON(body, map[string]any{"xhr": true}) {
 			t.Errorf("xhr: body %s, want {\"xhr\":true}", req.Body)
 		}
 	case "websocket":
@@ -885,7 +885,7 @@ func checkContextRequest(t *testing.T, req scriptRequest, uad userAgentDataWant)
 	}
 }
 
-func jsonEqual(a, b any) bool {
+func sameJSON(a, b any) bool {
 	ja, errA := json.Marshal(a)
 	jb, errB := json.Marshal(b)
 	return errA == nil && errB == nil && string(ja) == string(jb)
@@ -992,14 +992,14 @@ func TestPageScriptAuto(t *testing.T) {
 			site := newFakeSite(t, tc.done)
 			site.holdWS = tc.hold
 			base := site.start(t)
-			tab := newTab(t, browser)
-			cons := watchConsole(t, tab)
-			if err := chromedp.Do(tab, addScript(submitRecorder), chromedp.Navigate(base+"/report?auto=1&visit="+pageScriptVisit)); err != nil {
+			tab := newScriptTab(t, browser)
+			cons := watchScriptConsole(t, tab)
+			if err := chromedp.Do(tab, addScriptOnNewDocument(submitRecorder), chromedp.Navigate(base+"/report?auto=1&visit="+pageScriptVisit)); err != nil {
 				t.Fatal(err)
 			}
 			if tc.hold {
 				site.waitFor(t, "the websocket context", func() bool { return site.has("websocket") })
-				waitPage(t, tab, "the script to wait for the signals",
+				waitScriptPage(t, tab, "the script to wait for the signals",
 					`document.getElementById('report').dataset.script === 'waiting'`)
 				if slices.Contains(site.contexts(), "form-post") {
 					t.Fatal("the form was posted before the site confirmed the websocket context")
@@ -1010,7 +1010,7 @@ func TestPageScriptAuto(t *testing.T) {
 				last := tc.want[len(tc.want)-1]
 				site.waitFor(t, last, func() bool { return site.has(last) })
 			}
-			waitPage(t, tab, "the last page to settle", `document.getElementById('report').dataset.script === 'idle' &&
+			waitScriptPage(t, tab, "the last page to settle", `document.getElementById('report').dataset.script === 'idle' &&
 				document.getElementById('report').dataset.done.split(' ').length === 6`)
 			if got := site.contexts(); !slices.Equal(got, tc.want) {
 				t.Fatalf("contexts sent %v, want %v", got, tc.want)
@@ -1024,11 +1024,11 @@ func TestPageScriptAuto(t *testing.T) {
 					checkContextRequest(t, req, uadFull)
 				}
 			}
-			loc := evalString(t, tab, `location.pathname + location.search`)
+			loc := evalScriptPage(t, tab, `location.pathname + location.search`)
 			if want := "/report?visit=" + pageScriptVisit; len(tc.want) > 0 && loc != want+"&auto=1" {
 				t.Errorf("the last page is %s, want %s&auto=1", loc, want)
 			}
-			if got := evalString(t, tab, `$('script-log').textContent`); got != "" {
+			if got := evalScriptPage(t, tab, `$('script-log').textContent`); got != "" {
 				t.Errorf("script log: %q", got)
 			}
 			cons.check(t)
