@@ -22,14 +22,14 @@
 package chromiumtest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/fpwork/fp/internal/syncbuf"
 
 	"github.com/chromedp/chromedp"
 )
@@ -92,7 +92,7 @@ func Start(tb testing.TB, opts ...Option) context.Context {
 	// registered, so the browser has exited when it is removed.
 	profile := tb.TempDir()
 
-	out := &lockedBuffer{}
+	out := &syncbuf.Buffer{}
 	allocOpts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(Path), chromedp.CombinedOutput(out)}
 	for _, f := range Flags(profile, cfg.keyLog) {
 		switch name, value, hasValue := strings.Cut(f, "="); {
@@ -163,23 +163,4 @@ func withoutDBus(out string) string {
 		}
 	}
 	return b.String()
-}
-
-// lockedBuffer keeps the browser's output, written by chromedp's goroutine
-// and read by the test.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/fpwork/fp/internal/syncbuf"
 )
 
 // syncTimeout bounds the wait for a probe connection to show in the
@@ -25,7 +27,7 @@ type Sniffer struct {
 	File   string
 	probe  string // a listening TCP address among the captured ports
 	cmd    *exec.Cmd
-	stderr *lockedBuffer
+	stderr *syncbuf.Buffer
 	done   chan struct{} // closed when tshark has exited
 	err    error         // tshark's exit, valid once done is closed
 	stop   sync.Once
@@ -46,7 +48,7 @@ func StartCapture(dir, probe string, ports ...string) (*Sniffer, error) {
 	for i, p := range ports {
 		filter[i] = "tcp port " + p
 	}
-	s := &Sniffer{File: filepath.Join(dir, "capture.pcapng"), probe: probe, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	s := &Sniffer{File: filepath.Join(dir, "capture.pcapng"), probe: probe, stderr: &syncbuf.Buffer{}, done: make(chan struct{})}
 	s.cmd = exec.Command("tshark", "-i", "lo", "-f", strings.Join(filter, " or "), "-B", "64", "-w", s.File, "-q")
 	s.cmd.Stderr = s.stderr
 	setDeathSignal(s.cmd)
@@ -141,23 +143,4 @@ func (s *Sniffer) Stop() error {
 func (s *Sniffer) kill() {
 	_ = s.cmd.Process.Signal(syscall.SIGKILL)
 	<-s.done
-}
-
-// lockedBuffer keeps tshark's standard error, written by os/exec's
-// goroutine and read by ours.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
