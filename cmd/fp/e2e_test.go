@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -16,8 +14,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/fpwork/fp/internal/syncbuf"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
@@ -65,7 +61,7 @@ func TestWebsiteInChromium(t *testing.T) {
 	dsn := pgtest.Schema(t, pgtest.Start(t))
 	dir := t.TempDir()
 	keyLog := filepath.Join(dir, "site.keylog")
-	addrs := startBrowserSite(t, dsn, keyLog)
+	addrs := runSite(t, dsn, "--keylog", keyLog)
 	httpsPort, h1Port := portOf(t, addrs.https), portOf(t, addrs.h1)
 
 	snif, err := oracle.StartCapture(dir, addrs.https, httpsPort, h1Port)
@@ -119,7 +115,7 @@ func TestWebsiteInChromium(t *testing.T) {
 // complete.
 func TestAutoVisitInChromium(t *testing.T) {
 	dsn := pgtest.Schema(t, pgtest.Start(t))
-	addrs := startBrowserSite(t, dsn, "")
+	addrs := runSite(t, dsn)
 	browser := chromiumtest.Start(t)
 	base := "https://127.0.0.1:" + portOf(t, addrs.https)
 
@@ -162,51 +158,6 @@ func requireOracles(t *testing.T) {
 		}
 		t.Skip(err)
 	}
-}
-
-// startBrowserSite runs the site in-process on free loopback ports (HTTPS and
-// HTTP/1.1-only; no plain HTTP) over the database dsn, writing its TLS
-// secrets to keyLog ("" for none), until t ends.
-func startBrowserSite(t *testing.T, dsn, keyLog string) siteAddrs {
-	t.Helper()
-	args := []string{"fp", "serve", "--https-addr", "127.0.0.1:0", "--h1-addr", "127.0.0.1:0", "--http-addr", ""}
-	if keyLog != "" {
-		args = append(args, "--keylog", keyLog)
-	}
-	getenv := func(k string) string {
-		if k == databaseURLEnv {
-			return dsn
-		}
-		return ""
-	}
-	cfg, err := parseServeConfig(args, getenv, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncbuf.Buffer{}
-	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan siteAddrs, 1)
-	done := make(chan error, 1)
-	go func() { done <- serveSite(ctx, cfg, logger, func(a siteAddrs) { ready <- a }) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("serveSite: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("the site's log:\n%s", logs.String())
-		}
-	})
-	select {
-	case a := <-ready:
-		return a
-	case err := <-done:
-		t.Fatalf("serveSite ended before it was ready: %v\n%s", err, logs.String())
-	case <-time.After(siteTimeout):
-		t.Fatalf("the site did not start in %v:\n%s", siteTimeout, logs.String())
-	}
-	return siteAddrs{}
 }
 
 func portOf(t *testing.T, addr string) string {

@@ -18,7 +18,7 @@ import (
 // those; the script's contexts are missing and the page says why.
 func TestNoScriptVisitInChromium(t *testing.T) {
 	dsn := pgtest.Schema(t, pgtest.Start(t))
-	addrs := startBrowserSite(t, dsn, "")
+	addrs := runSite(t, dsn)
 	browser := chromiumtest.Start(t)
 	if _, err := chromedp.Call(browser, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
 		t.Fatal(err)

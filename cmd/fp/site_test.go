@@ -20,6 +20,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/fpwork/fp/internal/pgtest"
+	"github.com/fpwork/fp/internal/syncbuf"
 	"github.com/fpwork/fp/storage"
 )
 
@@ -27,48 +28,66 @@ import (
 // own PostgreSQL schema.
 type testSite struct {
 	addrs siteAddrs
-	dsn   string
 	store *storage.Postgres // a second connection to the site's database, for checks
 }
 
-// startSite runs fp serve with a fresh schema until the test ends.
-func startSite(t *testing.T, extraEnv map[string]string) *testSite {
+// startSite runs fp serve with a fresh schema, every listener (metrics
+// too) and a rate limit no test reaches, until the test ends.
+func startSite(t *testing.T) *testSite {
 	t.Helper()
 	dsn := pgtest.Schema(t, pgtest.Start(t))
-	env := map[string]string{databaseURLEnv: dsn}
-	for k, v := range extraEnv {
-		env[k] = v
-	}
-	cfg, err := parseServeConfig([]string{"fp", "serve", "--https-addr", "127.0.0.1:0", "--h1-addr", "127.0.0.1:0",
-		"--http-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--rate", "1000", "--rate-burst", "1000"}, func(k string) string { return env[k] }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan siteAddrs, 1)
-	done := make(chan error, 1)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	go func() { done <- serveSite(ctx, cfg, log, func(a siteAddrs) { ready <- a }) }()
-	var ts testSite
-	select {
-	case ts.addrs = <-ready:
-	case err := <-done:
-		t.Fatalf("fp serve: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("fp serve: %v", err)
-		}
-	})
-	ts.dsn = dsn
-	store, err := storage.NewPostgres(context.Background(), dsn, log)
+	ts := &testSite{addrs: runSite(t, dsn, "--http-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0",
+		"--rate", "1000", "--rate-burst", "1000")}
+	store, err := storage.NewPostgres(context.Background(), dsn, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
 	ts.store = store
-	return &ts
+	return ts
+}
+
+// runSite runs fp serve in-process over the database dsn until t ends:
+// HTTPS and HTTP/1.1-only listeners on free loopback ports, no plain HTTP
+// unless args (flags after the defaults, which they override) say so. The
+// site's log is shown when the test fails.
+func runSite(t *testing.T, dsn string, args ...string) siteAddrs {
+	t.Helper()
+	args = append([]string{"fp", "serve", "--https-addr", "127.0.0.1:0", "--h1-addr", "127.0.0.1:0", "--http-addr", ""}, args...)
+	getenv := func(k string) string {
+		if k == databaseURLEnv {
+			return dsn
+		}
+		return ""
+	}
+	cfg, err := parseServeConfig(args, getenv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncbuf.Buffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan siteAddrs, 1)
+	done := make(chan error, 1)
+	go func() { done <- serveSite(ctx, cfg, logger, func(a siteAddrs) { ready <- a }) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("serveSite: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("the site's log:\n%s", logs.String())
+		}
+	})
+	select {
+	case a := <-ready:
+		return a
+	case err := <-done:
+		t.Fatalf("serveSite ended before it was ready: %v\n%s", err, logs.String())
+	case <-time.After(siteTimeout):
+		t.Fatalf("the site did not start in %v:\n%s", siteTimeout, logs.String())
+	}
+	return siteAddrs{}
 }
 
 // visitor is a browser-like client: a cookie jar, HTTP/2 over TLS (or
@@ -135,10 +154,16 @@ func (v *visitor) consentAndNavigate(store bool, header ...string) storage.Visit
 		v.expect(http.StatusSeeOther, "POST", "/consent", "application/x-www-form-urlencoded", "choice=store&next=%2Freport",
 			"Origin", "null", "Sec-Fetch-Site", "same-origin") // as Chromium sends it under no-referrer
 	}
-	page := v.expect(http.StatusOK, "GET", "/report", "", "", header...)
-	m := visitAttr.FindStringSubmatch(page)
+	return v.navigate(header...)
+}
+
+// navigate opens /report with the headers given (name, value, ...) and
+// returns the visit id of the page.
+func (v *visitor) navigate(header ...string) storage.VisitID {
+	v.t.Helper()
+	m := visitAttr.FindStringSubmatch(v.expect(http.StatusOK, "GET", "/report", "", "", header...))
 	if m == nil {
-		v.t.Fatalf("no visit id in the report page")
+		v.t.Fatal("no visit id in the report page")
 	}
 	return storage.VisitID(m[1])
 }
@@ -245,7 +270,7 @@ func waitObservations(t *testing.T, store *storage.Postgres, id storage.VisitID,
 // live report shows them (redacted), the JavaScript values, and the
 // connection's hello and HTTP/2 preface.
 func TestSiteVisitStored(t *testing.T) {
-	ts := startSite(t, nil)
+	ts := startSite(t)
 	var ja4s []string
 	for _, tc := range []struct {
 		name, addr, proto, alpn string
@@ -397,7 +422,7 @@ func (ts *testSite) countRows(t *testing.T) int {
 // TestSiteBadInput: each bad request gets its 4xx with a clear message,
 // and nothing is stored or deleted that should not be.
 func TestSiteBadInput(t *testing.T) {
-	ts := startSite(t, nil)
+	ts := startSite(t)
 	owner := ts.visitor(t, ts.addrs.https, true)
 	id := owner.consentAndNavigate(true)
 	other := ts.visitor(t, ts.addrs.https, true)
@@ -497,14 +522,14 @@ func TestSiteBadInput(t *testing.T) {
 // then one with them, as Chromium retries for Critical-CH, are one visit:
 // two navigations, the second flagged, both stored.
 func TestSiteCriticalCHRetry(t *testing.T) {
-	ts := startSite(t, nil)
+	ts := startSite(t)
 	v := ts.visitor(t, ts.addrs.https, true)
 	v.expect(http.StatusSeeOther, "POST", "/consent", "application/x-www-form-urlencoded", "choice=store")
 	status, _ := v.do("GET", "/report", "", "")
 	if status != http.StatusOK {
 		t.Fatal(status)
 	}
-	id := v.consentAndNavigateRetry(`"Chromium";v="156.0.8078.73"`)
+	id := v.navigate("Sec-CH-UA-Full-Version-List", `"Chromium";v="156.0.8078.73"`)
 	_, _, contexts := v.liveVisit(id)
 	if len(contexts) != 2 || contexts[0]["retry"] != nil || contexts[1]["retry"] != true {
 		t.Fatalf("live contexts: %v", contexts)
@@ -523,26 +548,15 @@ func TestSiteCriticalCHRetry(t *testing.T) {
 		t.Fatalf("%d navigations flagged as retries, want 1", retries)
 	}
 	// A later navigation with the hints is a new visit.
-	if again := v.consentAndNavigateRetry(`"Chromium";v="156.0.8078.73"`); again == id {
+	if again := v.navigate("Sec-CH-UA-Full-Version-List", `"Chromium";v="156.0.8078.73"`); again == id {
 		t.Fatal("a later hinted navigation joined the retried visit")
 	}
-}
-
-// consentAndNavigateRetry opens /report with the critical client hints.
-func (v *visitor) consentAndNavigateRetry(fullVersionList string) storage.VisitID {
-	v.t.Helper()
-	page := v.expect(http.StatusOK, "GET", "/report", "", "", "Sec-CH-UA-Full-Version-List", fullVersionList)
-	m := visitAttr.FindStringSubmatch(page)
-	if m == nil {
-		v.t.Fatal("no visit id in the report page")
-	}
-	return storage.VisitID(m[1])
 }
 
 // TestSiteEvents: the report's event stream sends, in the Datastar
 // protocol, the section of each context as it arrives and the signals.
 func TestSiteEvents(t *testing.T) {
-	ts := startSite(t, nil)
+	ts := startSite(t)
 	v := ts.visitor(t, ts.addrs.https, true)
 	id := v.consentAndNavigate(false)
 	req, _ := http.NewRequest("GET", v.base+"/api/events?visit="+string(id), nil)
