@@ -361,7 +361,8 @@ func (w *Writer) write(b *Batch) error {
 // used), later batches too, and Withdraw returns once the Write calls
 // under way have ended. A visitor deleting their visit calls it before
 // the store's DeleteVisit, so that nothing of it is written after. The
-// writer remembers the last 10,000 withdrawn visits.
+// writer remembers the last 10,000 withdrawn visits. A batch left empty
+// counts as written in Stats (it was handled, and nothing was dropped).
 func (w *Writer) Withdraw(id VisitID) {
 	w.mu.Lock()
 	if w.withdrawn == nil {

@@ -149,8 +149,8 @@ func (s *Site) serveEvents(w http.ResponseWriter, r *http.Request) {
 	sent := map[ContextKind]int{} // contexts of each kind sent
 	life := time.NewTimer(eventStreamLife)
 	defer life.Stop()
-	for {
-		if err := s.sendChanges(sse, &v, sent); err != nil {
+	for first := true; ; first = false {
+		if err := s.sendChanges(sse, &v, sent, first); err != nil {
 			return
 		}
 		select {
@@ -171,9 +171,10 @@ func (s *Site) serveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// sendChanges sends the sections of the kinds with contexts not yet sent,
-// and the signals.
-func (s *Site) sendChanges(sse *datastar.ServerSentEventGenerator, v *VisitSnapshot, sent map[ContextKind]int) error {
+// sendChanges sends the sections of the kinds with contexts not yet sent
+// and, when there were any (or on the first round), the progress line and
+// the signals.
+func (s *Site) sendChanges(sse *datastar.ServerSentEventGenerator, v *VisitSnapshot, sent map[ContextKind]int, first bool) error {
 	changed := false
 	for _, sv := range sections(v) {
 		n := 0
@@ -195,11 +196,8 @@ func (s *Site) sendChanges(sse *datastar.ServerSentEventGenerator, v *VisitSnaps
 			}
 		}
 	}
-	if !changed && len(sent) > 0 {
+	if !changed && !first {
 		return nil
-	}
-	if len(sent) == 0 {
-		sent[""] = 0 // the first round sends the signals even with nothing new
 	}
 	if err := s.patch(sse, "progress", progressOf(v)); err != nil {
 		return err
