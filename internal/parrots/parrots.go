@@ -5,6 +5,9 @@
 package parrots
 
 import (
+	"context"
+	"fmt"
+	"net"
 	"strings"
 
 	utls "github.com/refraction-networking/utls"
@@ -65,4 +68,24 @@ func All() []Parrot {
 		{"Hello360_11_0", utls.Hello360_11_0},
 		{"HelloQQ_11_1", utls.HelloQQ_11_1},
 	}
+}
+
+// Handshake dials addr over TCP and runs a uTLS handshake with parrot id's
+// hello, within ctx's deadline (which also bounds the connection's later
+// reads and writes). The caller closes the connection.
+func Handshake(ctx context.Context, addr string, cfg *utls.Config, id utls.ClientHelloID) (*utls.UConn, error) {
+	var d net.Dialer
+	raw, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		raw.SetDeadline(dl)
+	}
+	uc := utls.UClient(raw, cfg, id)
+	if err := uc.HandshakeContext(ctx); err != nil {
+		raw.Close()
+		return nil, fmt.Errorf("handshake: %w", err)
+	}
+	return uc, nil
 }

@@ -246,19 +246,11 @@ func utlsClient(ctx context.Context, addr string, id utls.ClientHelloID, psk boo
 // utlsRequest does a uTLS handshake with the parrot's hello, then one GET over HTTP/2
 // (an x/net/http2 client connection) or HTTP/1.1, whichever ALPN selected.
 func utlsRequest(ctx context.Context, addr string, cfg *utls.Config, id utls.ClientHelloID, a answer, save func(answer, []byte) error) error {
-	var d net.Dialer
-	raw, err := d.DialContext(ctx, "tcp", addr)
+	uc, err := parrots.Handshake(ctx, addr, cfg, id)
 	if err != nil {
 		return err
 	}
-	defer raw.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		raw.SetDeadline(dl)
-	}
-	uc := utls.UClient(raw, cfg, id)
-	if err := uc.HandshakeContext(ctx); err != nil {
-		return fmt.Errorf("handshake: %w", err)
-	}
+	defer uc.Close()
 	u, err := requestURL(addr, a)
 	if err != nil {
 		return err

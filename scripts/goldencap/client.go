@@ -200,19 +200,11 @@ func utlsClient(ctx context.Context, addr, authority, sni string, id utls.Client
 }
 
 func utlsRequest(ctx context.Context, addr, authority string, cfg *utls.Config, id utls.ClientHelloID, stdout io.Writer) error {
-	var d net.Dialer
-	raw, err := d.DialContext(ctx, "tcp", addr)
+	uc, err := parrots.Handshake(ctx, addr, cfg, id)
 	if err != nil {
-		return err
+		return fmt.Errorf("client: %w", err)
 	}
-	defer raw.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		raw.SetDeadline(dl)
-	}
-	uc := utls.UClient(raw, cfg, id)
-	if err := uc.HandshakeContext(ctx); err != nil {
-		return fmt.Errorf("client: handshake: %w", err)
-	}
+	defer uc.Close()
 	st := uc.ConnectionState()
 	fmt.Fprintf(stdout, "tls 0x%04x alpn %q resumed %v\n", st.Version, st.NegotiatedProtocol, st.DidResume)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+authority+"/", nil)
