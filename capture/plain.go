@@ -60,6 +60,7 @@ type PlainConn struct {
 	pending   *tlsHandshake
 	shakeOnce sync.Once
 	shakeErr  error
+	deadlines handshakeDeadlines
 }
 
 type plainLimits struct {

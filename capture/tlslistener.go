@@ -1,11 +1,11 @@
 package capture
 
 import (
-	"context"
 	"crypto/tls"
 	"io"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 )
 
@@ -61,14 +61,18 @@ func (l *TLSListener) Accept() (net.Conn, error) {
 }
 
 // finishHandshake runs the connection's TLS handshake once, before its
-// first read or write, and sets the protocol from ALPN.
+// first read or write, and sets the protocol from ALPN. The handshake is
+// bounded by deadlines on the connection, not by a context: with a
+// context crypto/tls starts a goroutine per handshake to watch it, which
+// costs more CPU than the deadlines. The deadlines net/http set before
+// its first read are kept and put back once the handshake is done.
 func (pc *PlainConn) finishHandshake() error {
 	pc.shakeOnce.Do(func() {
 		h := pc.pending
 		tc := pc.Conn.(*tls.Conn)
-		ctx, cancel := context.WithTimeout(context.Background(), h.timeout)
-		err := tc.HandshakeContext(ctx)
-		cancel()
+		pc.startShake(time.Now().Add(h.timeout))
+		err := tc.Handshake()
+		pc.endShake()
 		if h.onShake != nil {
 			h.onShake(err)
 		}
@@ -95,6 +99,77 @@ func (pc *PlainConn) finishHandshake() error {
 		pc.mu.Unlock()
 	})
 	return pc.shakeErr
+}
+
+// handshakeDeadlines are a TLSListener connection's deadlines as its user
+// set them. While the handshake runs the connection has the earlier of
+// each and the handshake's deadline; afterwards it has them again.
+type handshakeDeadlines struct {
+	mu          sync.Mutex
+	shaking     bool
+	read, write time.Time
+}
+
+// startShake bounds both directions by the handshake's deadline.
+func (pc *PlainConn) startShake(deadline time.Time) {
+	d := &pc.deadlines
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.shaking = true
+	pc.Conn.SetReadDeadline(earlier(d.read, deadline))
+	pc.Conn.SetWriteDeadline(earlier(d.write, deadline))
+}
+
+// endShake puts back the deadlines the user set.
+func (pc *PlainConn) endShake() {
+	d := &pc.deadlines
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.shaking = false
+	pc.Conn.SetReadDeadline(d.read)
+	pc.Conn.SetWriteDeadline(d.write)
+}
+
+// earlier is the earlier of a deadline (zero: none) and t.
+func earlier(deadline, t time.Time) time.Time {
+	if deadline.IsZero() || t.Before(deadline) {
+		return t
+	}
+	return deadline
+}
+
+// SetDeadline sets the read and write deadlines; see SetReadDeadline.
+func (pc *PlainConn) SetDeadline(t time.Time) error {
+	if err := pc.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return pc.SetWriteDeadline(t)
+}
+
+// SetReadDeadline sets the connection's read deadline. On a TLSListener's
+// connection whose handshake has not finished, it is kept and takes
+// effect as the handshake ends (the handshake's own deadline bounds it).
+func (pc *PlainConn) SetReadDeadline(t time.Time) error {
+	return pc.setDeadline(t, &pc.deadlines.read, pc.Conn.SetReadDeadline)
+}
+
+// SetWriteDeadline is SetReadDeadline for writes.
+func (pc *PlainConn) SetWriteDeadline(t time.Time) error {
+	return pc.setDeadline(t, &pc.deadlines.write, pc.Conn.SetWriteDeadline)
+}
+
+func (pc *PlainConn) setDeadline(t time.Time, kept *time.Time, set func(time.Time) error) error {
+	if pc.pending == nil {
+		return set(t)
+	}
+	d := &pc.deadlines
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	*kept = t
+	if d.shaking {
+		return nil
+	}
+	return set(t)
 }
 
 // Close closes the listener; connections already returned stay open.

@@ -1,8 +1,10 @@
 package capture
 
 import (
+	"bufio"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -234,4 +236,107 @@ func TestTLSListenerClosesACMETLSConnections(t *testing.T) {
 	if len(handled) != 0 {
 		t.Fatalf("%d more requests handled", len(handled))
 	}
+}
+
+// TestTLSListenerDeadlines checks the handshake's bound and that the
+// deadlines net/http sets before its first read still hold after the
+// handshake: a slow hello is cut by the handshake timeout although
+// net/http's header deadline is far later, and a slow request head after
+// a quick handshake is cut by net/http's header deadline although the
+// handshake timeout is far later.
+func TestTLSListenerDeadlines(t *testing.T) {
+	cert, err := selfsigned.Localhost()
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := func(t *testing.T, handshakeTimeout, readHeaderTimeout time.Duration) (string, chan error, chan struct{}) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		shakes, handled := make(chan error, 4), make(chan struct{}, 4)
+		tl := NewTLSListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}},
+			DefaultLimits(), handshakeTimeout, slog.New(slog.NewTextHandler(io.Discard, nil)), func(err error) { shakes <- err })
+		srv := &http.Server{ReadHeaderTimeout: readHeaderTimeout, Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+			handled <- struct{}{}
+		})}
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetHTTP1(true)
+		srv.Protocols.SetUnencryptedHTTP2(true)
+		go srv.Serve(tl)
+		t.Cleanup(func() { srv.Close() })
+		return ln.Addr().String(), shakes, handled
+	}
+	// waitClosed reads until the server closes the connection; the test's
+	// own deadline only keeps a broken server from hanging it.
+	waitClosed := func(t *testing.T, c net.Conn) {
+		t.Helper()
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		_, err := io.Copy(io.Discard, c)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatal("the server kept the connection open")
+		}
+	}
+
+	t.Run("slow hello", func(t *testing.T) {
+		addr, shakes, _ := serve(t, 200*time.Millisecond, time.Minute)
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Write([]byte{22, 3, 1}); err != nil { // a record header's first bytes, then nothing
+			t.Fatal(err)
+		}
+		waitClosed(t, c)
+		var ne net.Error
+		if err := <-shakes; !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("handshake ended with %v, want a timeout", err)
+		}
+	})
+
+	t.Run("slow head after the handshake", func(t *testing.T) {
+		addr, shakes, handled := serve(t, time.Minute, 300*time.Millisecond)
+		c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n"); err != nil { // no end of head
+			t.Fatal(err)
+		}
+		waitClosed(t, c)
+		if err := <-shakes; err != nil {
+			t.Fatalf("handshake: %v", err)
+		}
+		if len(handled) != 0 {
+			t.Fatal("a request was handled")
+		}
+	})
+
+	t.Run("request after the handshake deadline", func(t *testing.T) {
+		// A client that sends its request after the handshake's deadline
+		// has passed, but well within net/http's header deadline, is
+		// answered: the handshake's deadline does not outlive it.
+		addr, shakes, handled := serve(t, 300*time.Millisecond, 10*time.Second)
+		c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		time.Sleep(600 * time.Millisecond) // past the handshake's deadline
+		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if err := <-shakes; err != nil || resp.StatusCode != http.StatusOK || len(handled) != 1 {
+			t.Fatalf("handshake %v, status %d, %d handled", err, resp.StatusCode, len(handled))
+		}
+	})
 }
