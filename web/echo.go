@@ -256,6 +256,9 @@ func (e *Echo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body := append(rep.AppendJSON((*buf)[:0]), '\n')
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Access-Control-Allow-Origin", "*")
+	// With its length known, HTTP/1.1 sends the answer as it is, not in
+	// chunks (net/http chunks a body larger than its 2 KB buffer).
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	// The buffer is reused only after a write that succeeded: an HTTP/2
 	// write that failed (the stream was reset) may leave a DATA frame
 	// queued that still points into it.

@@ -135,6 +135,10 @@ func TestEchoGoClients(t *testing.T) {
 			}
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
+			// The answer's length is sent, so HTTP/1.1 does not chunk it.
+			if resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) != 0 {
+				t.Fatalf("Content-Length %d, Transfer-Encoding %v, for a body of %d bytes", resp.ContentLength, resp.TransferEncoding, len(body))
+			}
 			r := decode(t, body)
 			tlsWant, httpWant := golden(t, tc.golden, "expect-tls.txt"), golden(t, tc.golden, "expect-http.txt")
 			if r.HTTP.Version != tc.version || len(r.HTTP.Headers) == 0 || r.HTTP.Headers[0][0] != tc.first {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -133,6 +134,11 @@ func start(t *testing.T, cfg Config, open *gauge) Addrs {
 	t.Helper()
 	answer := func(name string) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/big" {
+				w.Header().Set("Content-Length", strconv.Itoa(bigAnswer))
+				w.Write(bytes.Repeat([]byte("x"), bigAnswer))
+				return
+			}
 			fmt.Fprintf(w, "%s %s %v", name, r.Proto, r.Context().Value(connKey{}))
 		})
 	}
@@ -311,5 +317,56 @@ func TestRunListenFails(t *testing.T) {
 	err = Run(context.Background(), cfg, h, slog.New(slog.NewTextHandler(io.Discard, nil)), func(Addrs) { t.Error("ready") })
 	if err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// bigAnswer is the size of the test handlers' answer to /big: an echo's
+// answer is about as large.
+const bigAnswer = 12000
+
+// readRecorder keeps what is read through it.
+type readRecorder struct {
+	net.Conn
+	got bytes.Buffer
+}
+
+func (r *readRecorder) Read(p []byte) (int, error) {
+	n, err := r.Conn.Read(p)
+	r.got.Write(p[:n])
+	return n, err
+}
+
+// TestRunSendsFullSizeRecords: an answer of 12,000 bytes leaves the HTTPS
+// listener in two TLS records (net/http writes its first 4 KB, then the
+// rest), not in the five growing ones crypto/tls's dynamic record sizing
+// starts a connection with (the largest of those holds 4,744 bytes).
+func TestRunSendsFullSizeRecords(t *testing.T) {
+	a := start(t, loopbackConfig(t), newGauge())
+	raw, err := net.Dial("tcp", a.HTTPS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	rec := &readRecorder{Conn: raw}
+	c := tls.Client(rec, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, "GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(c)
+	if err != nil || !bytes.HasSuffix(body, bytes.Repeat([]byte("x"), bigAnswer)) {
+		t.Fatalf("read %d bytes, %v", len(body), err)
+	}
+	largest := 0
+	for b := rec.got.Bytes(); len(b) >= 5; {
+		n := int(b[3])<<8 | int(b[4])
+		if len(b) < 5+n {
+			t.Fatalf("a record of %d bytes cut at %d", n, len(b)-5)
+		}
+		largest = max(largest, n)
+		b = b[5+n:]
+	}
+	if largest < bigAnswer/2 {
+		t.Fatalf("the largest record from the server holds %d bytes; the %d-byte answer was cut small", largest, bigAnswer)
 	}
 }
