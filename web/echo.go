@@ -44,28 +44,35 @@ type Report struct {
 }
 
 // connReport is what the reports of a connection's requests have in
-// common: the TLS section and the TLS fingerprints, built and encoded once
-// per connection (capture.PlainConn.Memo) and then only read: the reports
-// of the connection share the *TLSInfo.
+// common: the TLS section and the TLS fingerprints, built once per
+// connection (capture.PlainConn.Memo) and then only read: the reports of
+// the connection share the *TLSInfo. A connection's first answer encodes
+// them with the rest of the report; from its second request on they are
+// kept encoded (encode), and each answer copies them.
 type connReport struct {
 	tls              *TLSInfo
 	fingerprints     fingerprint.TLSFingerprints
-	tlsJSON          []byte // tls as json.Marshal encodes it
-	fingerprintsJSON []byte // the members of fingerprints, without braces
+	tlsJSON          []byte // tls as json.Marshal encodes it, once encoded
+	fingerprintsJSON []byte // the members of fingerprints, without braces, once encoded
 
 	trackMeOnce sync.Once
 	trackMe     *TrackMeTLS // /api/all's TLS section, built by the first request that asks
 }
 
-// newConnReport builds and encodes a connection's part of its reports.
+// newConnReport returns a connection's part of its reports.
 func newConnReport(info *TLSInfo, fp fingerprint.TLSFingerprints) *connReport {
-	c := &connReport{tls: info, fingerprints: fp}
+	return &connReport{tls: info, fingerprints: fp}
+}
+
+// encode keeps c's sections encoded, for the connection's later answers
+// to copy. It runs before c is shared.
+func (c *connReport) encode() {
 	// The hello's bytes are in the section twice in hex, as a whole and
 	// extension by extension, next to some 50 bytes for each named value.
-	c.tlsJSON = info.AppendJSON(make([]byte, 0, 2*len(info.ClientHelloHex)+64*len(info.CipherSuites)+4096))
+	c.tlsJSON = c.tls.AppendJSON(make([]byte, 0, 4*len(c.tls.ClientHelloHex)+64*len(c.tls.CipherSuites)+4096))
+	fp := &c.fingerprints
 	long := len(fp.JA3) + len(fp.JA3N) + len(fp.JA4R) + len(fp.JA4RO) + len(fp.PeetPrint) // the rest is short
-	c.fingerprintsJSON = appendTLSFingerprintMembers(make([]byte, 0, long+512), &c.fingerprints)
-	return c
+	c.fingerprintsJSON = appendTLSFingerprintMembers(make([]byte, 0, long+512), fp)
 }
 
 // trackMeTLS returns /api/all's TLS section of the connection, built by
@@ -102,7 +109,7 @@ type TLSInfo struct {
 	Resumed           bool        `json:"resumed"`
 	CipherSuites      []CodePoint `json:"cipher_suites"`
 	Extensions        []Extension `json:"extensions"`
-	ClientHelloHex    string      `json:"client_hello_hex"` // the records as received
+	ClientHelloHex    HexBytes    `json:"client_hello_hex"` // the records as received
 }
 
 // CodePoint is a numbered value with its name; GREASE is marked.
@@ -112,10 +119,31 @@ type CodePoint struct {
 	GREASE bool   `json:"grease,omitempty"`
 }
 
+// HexBytes are bytes that JSON and text show in lower-case hex. In a
+// report they are the recorded hello's own bytes, which are never changed
+// after the recording: a report shares them rather than copying them.
+type HexBytes []byte
+
+// MarshalText returns h in hex: JSON encodes it as a string.
+func (h HexBytes) MarshalText() ([]byte, error) { return hex.AppendEncode(nil, h), nil }
+
+// UnmarshalText reads hex: a report decodes into a Report.
+func (h *HexBytes) UnmarshalText(text []byte) error {
+	b, err := hex.AppendDecode(nil, text) // never into the bytes h held: they may be a hello's
+	if err != nil {
+		return err
+	}
+	*h = b
+	return nil
+}
+
+// String returns h in hex.
+func (h HexBytes) String() string { return hex.EncodeToString(h) }
+
 // Extension is one hello extension in wire order.
 type Extension struct {
 	CodePoint
-	DataHex string `json:"data_hex"`
+	DataHex HexBytes `json:"data_hex"`
 	// Data is the decoded body, for the types fingerprint.ClientHello
 	// decodes. It is absent for other types, for a repeated extension (only
 	// the first of a type is decoded) and for one that did not decode (see
@@ -164,8 +192,8 @@ type ECH struct {
 
 // QUICParam is one QUIC transport parameter.
 type QUICParam struct {
-	ID       uint64 `json:"id"`
-	ValueHex string `json:"value_hex"`
+	ID       uint64   `json:"id"`
+	ValueHex HexBytes `json:"value_hex"`
 }
 
 // Fingerprints are all the fingerprints of the request and its connection.
@@ -430,6 +458,7 @@ func connReportOf(pc *capture.PlainConn, state *tls.ConnectionState) *connReport
 	}
 	c := build()
 	if cache.served {
+		c.encode()
 		cache.kept = c
 	}
 	cache.served = true
@@ -499,7 +528,7 @@ func tlsInfo(state *tls.ConnectionState, ch *fingerprint.ClientHello, raw []byte
 	info.RecordVersion = tls.VersionName(ch.RecordVersion)
 	info.HandshakeVersion = tls.VersionName(ch.LegacyVersion)
 	info.ALPNOffered = append([]string{}, ch.ALPN...)
-	info.ClientHelloHex = hex.EncodeToString(raw)
+	info.ClientHelloHex = raw
 	if len(ch.CipherSuites) > 0 {
 		info.CipherSuites = make([]CodePoint, 0, len(ch.CipherSuites))
 	}
@@ -517,7 +546,7 @@ func helloExtensions(ch *fingerprint.ClientHello) []Extension {
 	seen := map[fingerprint.ExtensionType]bool{}
 	for _, x := range ch.Extensions {
 		e := Extension{CodePoint: CodePoint{ID: uint16(x.Type), Name: x.Type.String(), GREASE: x.GREASE()},
-			DataHex: hex.EncodeToString(x.Data)}
+			DataHex: x.Data}
 		// The parser decodes the first extension of a type only, and leaves
 		// a malformed one's fields empty.
 		if !seen[x.Type] && !malformed(ch, x) {
@@ -593,7 +622,7 @@ func extensionData(ch *fingerprint.ClientHello, t fingerprint.ExtensionType) *Ex
 	case fingerprint.ExtQUICTransportParameters, fingerprint.ExtQUICTransportParamsDraft:
 		d.QUICParameters = make([]QUICParam, 0, len(ch.QUICTransportParameters))
 		for _, p := range ch.QUICTransportParameters {
-			d.QUICParameters = append(d.QUICParameters, QUICParam{ID: p.ID, ValueHex: hex.EncodeToString(p.Value)})
+			d.QUICParameters = append(d.QUICParameters, QUICParam{ID: p.ID, ValueHex: p.Value})
 		}
 	case fingerprint.ExtPadding:
 		d.Length = ptr(ch.PaddingLen)
@@ -607,7 +636,7 @@ func extensionData(ch *fingerprint.ClientHello, t fingerprint.ExtensionType) *Ex
 	return &d
 }
 
-// ptr returns a pointer to a copy of v: the views never alias the hello.
+// ptr returns a pointer to a copy of v.
 func ptr[T any](v T) *T { return &v }
 
 // codePoint names a typed 16-bit ID by its String(), GREASE marked.

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/hex"
 	"strconv"
 	"unicode/utf8"
 
@@ -16,8 +17,9 @@ import (
 // by reflection and compares with json.Marshal.
 
 // AppendJSON appends r as json.Marshal encodes it. When r is a report
-// of the echo, its TLS section and TLS fingerprints are copied from their
-// encoding made once for the connection.
+// of the echo on a connection's second request or later, its TLS section
+// and TLS fingerprints are copied from their encoding kept for the
+// connection.
 func (r *Report) AppendJSON(b []byte) []byte {
 	b = append(b, `{"client":`...)
 	b = appendJSONString(b, r.Client)
@@ -26,14 +28,14 @@ func (r *Report) AppendJSON(b []byte) []byte {
 	c := r.conn
 	if r.TLS != nil {
 		b = append(b, `,"tls":`...)
-		if c != nil && c.tls == r.TLS {
+		if c != nil && c.tls == r.TLS && c.tlsJSON != nil {
 			b = append(b, c.tlsJSON...)
 		} else {
 			b = r.TLS.AppendJSON(b)
 		}
 	}
 	b = append(b, `,"fingerprints":{`...)
-	if c != nil && c.fingerprints == r.Fingerprints.TLSFingerprints {
+	if c != nil && c.fingerprintsJSON != nil && c.fingerprints == r.Fingerprints.TLSFingerprints {
 		b = append(b, c.fingerprintsJSON...)
 	} else {
 		b = appendTLSFingerprintMembers(b, &r.Fingerprints.TLSFingerprints)
@@ -124,7 +126,7 @@ func (t *TLSInfo) AppendJSON(b []byte) []byte {
 	b = append(b, `,"extensions":`...)
 	b = appendJSONArray(b, t.Extensions, (*Extension).AppendJSON)
 	b = append(b, `,"client_hello_hex":`...)
-	b = appendJSONString(b, t.ClientHelloHex)
+	b = appendJSONHex(b, t.ClientHelloHex)
 	return append(b, '}')
 }
 
@@ -153,7 +155,7 @@ func (x *Extension) AppendJSON(b []byte) []byte {
 	b = append(b, '{')
 	b = appendCodePointMembers(b, &x.CodePoint)
 	b = append(b, `,"data_hex":`...)
-	b = appendJSONString(b, x.DataHex)
+	b = appendJSONHex(b, x.DataHex)
 	if x.Data != nil {
 		b = append(b, `,"data":`...)
 		b = x.Data.AppendJSON(b)
@@ -270,7 +272,7 @@ func (q *QUICParam) AppendJSON(b []byte) []byte {
 	b = append(b, `{"id":`...)
 	b = strconv.AppendUint(b, q.ID, 10)
 	b = append(b, `,"value_hex":`...)
-	b = appendJSONString(b, q.ValueHex)
+	b = appendJSONHex(b, q.ValueHex)
 	return append(b, '}')
 }
 
@@ -439,6 +441,14 @@ func appendJSONArray[T any](b []byte, vs []T, appendOne func(*T, []byte) []byte)
 		b = appendOne(&vs[i], b)
 	}
 	return append(b, ']')
+}
+
+// appendJSONHex appends h as a JSON string of its hex, as json.Marshal
+// encodes HexBytes (hex needs no escaping).
+func appendJSONHex(b []byte, h HexBytes) []byte {
+	b = append(b, '"')
+	b = hex.AppendEncode(b, h)
+	return append(b, '"')
 }
 
 // appendJSONStrings appends vs as a JSON array of strings; nil is null.

@@ -123,7 +123,9 @@ func loadGoldenConn(t testing.TB, f *golden.File) *goldenConn {
 		t.Fatalf("%s: %v", f.Name, err)
 	}
 	fp := fingerprint.ComputeTLS(ch, fingerprint.TransportTCP)
+	// The connection's sections encoded, as from its second request on.
 	g := &goldenConn{conn: newConnReport(tlsInfo(goldenState(t, f, ch), ch, raw[:ch.Consumed], nil), fp), scheme: "https"}
+	g.conn.encode()
 	if b, err := f.Hex("http2.hex"); err != nil {
 		t.Fatal(err)
 	} else if b != nil {
@@ -232,6 +234,24 @@ func TestReportAppendJSONGoldens(t *testing.T) {
 	}
 }
 
+// TestReportDecodes: every golden capture's report, encoded, decodes into
+// a Report that encodes to the same bytes (the hex sections included).
+func TestReportDecodes(t *testing.T) {
+	for _, f := range golden.Glob(t, goldenDir) {
+		g := loadGoldenConn(t, f)
+		for i, rep := range g.reports() {
+			enc := rep.AppendJSON(nil)
+			var back Report
+			if err := json.Unmarshal(enc, &back); err != nil {
+				t.Fatalf("%s request %d: %v", f.Name, i+1, err)
+			}
+			if again := back.AppendJSON(nil); !bytes.Equal(again, enc) {
+				t.Fatalf("%s request %d: decoded and encoded again, differs at byte %d", f.Name, i+1, firstDiff(again, enc))
+			}
+		}
+	}
+}
+
 type reportVariant struct {
 	name string
 	rep  Report
@@ -293,7 +313,7 @@ func reportVariants(rep *Report) []reportVariant {
 			ECH: &ECH{Type: "outer", KDF: &CodePoint{ID: 1, Name: "k"}, ConfigID: ptr(uint8(0)), PayloadLength: 3}}},
 			Extension{Data: &ExtensionData{}}, Extension{Data: &ExtensionData{Groups: []CodePoint{}, Protocols: []string{},
 				ServerName: ptr(""), RecordSizeLimit: ptr(uint16(0)), PSKIdentities: ptr(0), Length: ptr(-1),
-				QUICParameters: []QUICParam{{ID: 1 << 62, ValueHex: "00"}}, StatusType: &CodePoint{}}})
+				QUICParameters: []QUICParam{{ID: 1 << 62, ValueHex: HexBytes{0}}}, StatusType: &CodePoint{}}})
 		r.TLS = &info
 		r.Fingerprints.JA3 = hostile["html"]
 	})
@@ -374,11 +394,12 @@ func FuzzReportAppendJSON(f *testing.F) {
 		info := *base.conn.tls
 		info.SNI = value
 		info.ALPNOffered = []string{name, value}
-		info.Extensions = append([]Extension{{CodePoint: CodePoint{Name: name}, DataHex: value,
+		info.Extensions = append([]Extension{{CodePoint: CodePoint{Name: name}, DataHex: HexBytes(value),
 			Data: &ExtensionData{ServerName: &value, Protocols: []string{query}}}}, info.Extensions...)
 		fp := base.conn.fingerprints
 		fp.JA4 = name
 		rep.conn = newConnReport(&info, fp)
+		rep.conn.encode()
 		rep.TLS, rep.Fingerprints.TLSFingerprints = rep.conn.tls, rep.conn.fingerprints
 		rep.Client = name
 		rep.HTTP.Path, rep.HTTP.Query, rep.HTTP.Authority = path, query, value
