@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/fpwork/fp/internal/gcfloor"
 	"github.com/fpwork/fp/internal/selfsigned"
 )
 
@@ -52,6 +53,7 @@ func TestLoadChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer gcfloor.Start(cfg.serving.GCMinHeap).Stop() // as run does
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))

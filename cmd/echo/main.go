@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/fpwork/fp/capture"
+	"github.com/fpwork/fp/internal/gcfloor"
 	"github.com/fpwork/fp/internal/serving"
 	"github.com/fpwork/fp/web"
 )
@@ -133,6 +134,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		log.Info("echo: restarting with GODEBUG=" + xconnectGODEBUG + " for --h2-websocket")
 		return syscall.Exec(exe, args, withGODEBUG(os.Environ(), xconnectGODEBUG))
 	}
+	defer gcfloor.Start(cfg.serving.GCMinHeap).Stop()
 	return serve(ctx, cfg, log, nil)
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fpwork/fp/capture"
+	"github.com/fpwork/fp/internal/gcfloor"
 	"github.com/fpwork/fp/internal/serving"
 	"github.com/fpwork/fp/storage"
 	"github.com/fpwork/fp/web"
@@ -69,6 +70,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprintln(stderr, "fp serve:", err)
 		return exitUsage
 	}
+	defer gcfloor.Start(cfg.serving.GCMinHeap).Stop()
 	if err := serveSite(ctx, cfg, cfg.serving.Logger(stderr), nil); err != nil {
 		fmt.Fprintln(stderr, "fp serve:", err)
 		return exitBadInput

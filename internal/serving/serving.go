@@ -56,6 +56,9 @@ type Config struct {
 	RateBurst     int
 	// LogLevel is the level of Logger.
 	LogLevel slog.Level
+	// GCMinHeap is the heap goal below which the process's main keeps
+	// the garbage collector from going (gcfloor); 0 leaves Go's own.
+	GCMinHeap uint64
 }
 
 // Handlers are what a service serves.

@@ -51,18 +51,19 @@ func TestFlags(t *testing.T) {
 	if c.Name != "fp" || c.HTTPSAddr != "127.0.0.1:9443" || c.H1Addr != "127.0.0.1:9444" || c.HTTPAddr != "127.0.0.1:9080" ||
 		c.MetricsAddr != "" || c.MaxBody != 1<<20 || c.RatePerSecond != 50 || c.RateBurst != 100 || c.MaxConns != 10000 ||
 		c.HandshakeTimeout != 10*time.Second || c.ReadHeaderTimeout != 10*time.Second || c.IdleTimeout != time.Minute ||
-		c.MaxHeaderBytes != 65536 || c.ProxyProtocol != "off" || c.LogLevel != slog.LevelInfo || c.ACME.DefaultCache != "fp/acme" {
+		c.MaxHeaderBytes != 65536 || c.ProxyProtocol != "off" || c.LogLevel != slog.LevelInfo || c.ACME.DefaultCache != "fp/acme" ||
+		c.GCMinHeap != 32<<20 {
 		t.Fatalf("defaults: %+v", c)
 	}
 
 	env := map[string]string{"FP_H1_ADDR": "127.0.0.1:1", "FP_RATE": "2.5", "FP_MAX_BODY": "7", "FP_PROXY_PROTOCOL": "required",
-		"FP_HTTPS_ADDR": "127.0.0.1:2", "ECHO_HTTP_ADDR": "127.0.0.1:3", "FP_LOG_LEVEL": "debug"}
+		"FP_HTTPS_ADDR": "127.0.0.1:2", "ECHO_HTTP_ADDR": "127.0.0.1:3", "FP_LOG_LEVEL": "debug", "FP_GC_MIN_HEAP": "0"}
 	c, err = parse(t, "FP_", env, fpDefaults(), "--https-addr", "127.0.0.1:4")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.H1Addr != "127.0.0.1:1" || c.RatePerSecond != 2.5 || c.MaxBody != 7 || c.ProxyProtocol != "required" ||
-		c.HTTPSAddr != "127.0.0.1:4" || c.HTTPAddr != "127.0.0.1:9080" || c.LogLevel != slog.LevelDebug {
+		c.HTTPSAddr != "127.0.0.1:4" || c.HTTPAddr != "127.0.0.1:9080" || c.LogLevel != slog.LevelDebug || c.GCMinHeap != 0 {
 		t.Fatalf("from env: %+v", c)
 	}
 
@@ -80,6 +81,8 @@ func TestFlags(t *testing.T) {
 		{"--rate=fast", "--rate"},
 		{"--idle-timeout=5", "duration"},
 		{"--log-level=loud", "log-level"},
+		{"--gc-min-heap=-1", "gc-min-heap"},
+		{"--gc-min-heap=1GiB", "gc-min-heap"},
 		{"--acme-domain=localhost", "fp: --acme-domain"},
 	} {
 		if _, err := parse(t, "FP_", nil, fpDefaults(), tc.args); err == nil || !strings.Contains(err.Error(), tc.want) {
