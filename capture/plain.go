@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/fpwork/fp/fingerprint"
 )
@@ -61,7 +62,18 @@ type PlainConn struct {
 	shakeOnce sync.Once
 	shakeErr  error
 	deadlines handshakeDeadlines
+
+	// holding makes Write keep what it is given in held (HoldWrites).
+	holding    atomic.Bool
+	heldMu     sync.Mutex
+	held       *[]byte
+	heldErr    error // a failed write of what was held, for the writes after it
+	heldFailed atomic.Bool
+	buffers    *sync.Pool // of *[]byte for held; shared by a listener's connections
 }
+
+// maxHeld bounds what HoldWrites keeps: past it, writes go through.
+const maxHeld = 64 << 10
 
 type plainLimits struct {
 	http1     fingerprint.HTTP1Limits
@@ -256,14 +268,90 @@ func (pc *PlainConn) Memo(compute func() any) any {
 func (pc *PlainConn) Hello() *Conn { return pc.hello }
 
 // Write writes to the connection (after the TLS handshake, on a
-// TLSListener's connection).
+// TLSListener's connection), or keeps p while writes are held.
 func (pc *PlainConn) Write(p []byte) (int, error) {
 	if pc.pending != nil {
 		if err := pc.finishHandshake(); err != nil {
 			return 0, err
 		}
 	}
+	if pc.holding.Load() || pc.heldFailed.Load() {
+		pc.heldMu.Lock()
+		defer pc.heldMu.Unlock()
+		if pc.heldErr != nil {
+			return 0, pc.heldErr
+		}
+		if pc.held != nil && len(*pc.held)+len(p) <= maxHeld {
+			*pc.held = append(*pc.held, p...)
+			return len(p), nil
+		}
+		if err := pc.writeHeldLocked(); err != nil {
+			return 0, err
+		}
+	}
 	return pc.Conn.Write(p)
+}
+
+// HoldWrites keeps what is written to an HTTP/1 connection until
+// ReleaseWrites, which writes it at once. net/http writes a response
+// larger than its 4 KiB buffer in two or three writes (the full buffer,
+// the rest of a large write, and what is left buffered when the handler
+// returns); a handler that holds the writes, writes its answer, flushes
+// and releases sends it in one TLS record and one system call. At most
+// 64 KiB are held; past that, writes go through in order. It does nothing
+// on HTTP/2, whose frames a connection-wide goroutine writes.
+func (pc *PlainConn) HoldWrites() {
+	pc.mu.Lock()
+	h2 := pc.proto == ProtocolHTTP2
+	pc.mu.Unlock()
+	if h2 || pc.holding.Load() {
+		return
+	}
+	pc.heldMu.Lock()
+	if pc.buffers != nil {
+		pc.held, _ = pc.buffers.Get().(*[]byte)
+	}
+	if pc.held == nil {
+		pc.held = new([]byte)
+	}
+	*pc.held = (*pc.held)[:0]
+	pc.heldMu.Unlock()
+	pc.holding.Store(true)
+}
+
+// ReleaseWrites writes what was held since HoldWrites, in one write, and
+// writes go through again.
+func (pc *PlainConn) ReleaseWrites() error {
+	if !pc.holding.Load() {
+		return nil
+	}
+	pc.heldMu.Lock()
+	defer pc.heldMu.Unlock()
+	pc.holding.Store(false)
+	err := pc.writeHeldLocked()
+	if pc.buffers != nil && cap(*pc.held) <= maxHeld {
+		pc.buffers.Put(pc.held)
+	}
+	pc.held = nil
+	return err
+}
+
+// writeHeldLocked writes and empties what is held; a failure is kept for
+// the writes after it, which would otherwise go out with a gap.
+func (pc *PlainConn) writeHeldLocked() error {
+	if pc.heldErr != nil {
+		return pc.heldErr
+	}
+	if pc.held == nil || len(*pc.held) == 0 {
+		return nil
+	}
+	_, err := pc.Conn.Write(*pc.held)
+	*pc.held = (*pc.held)[:0]
+	if err != nil {
+		pc.heldErr = err
+		pc.heldFailed.Store(true)
+	}
+	return err
 }
 
 // TLS returns the connection's TLS state: nil on a plain port, and before
@@ -446,7 +534,10 @@ func (pc *PlainConn) Fingerprints(rec *fingerprint.HTTPRequest) fingerprint.HTTP
 
 // PlainListener wraps a plain port's connections in PlainConns (HTTP/1,
 // switching to HTTP/2 at a prior-knowledge preface).
-type PlainListener struct{ net.Listener }
+type PlainListener struct {
+	net.Listener
+	buffers sync.Pool // of *[]byte, for the connections' held writes
+}
 
 // NewPlainListener wraps l.
 func NewPlainListener(l net.Listener) *PlainListener { return &PlainListener{Listener: l} }
@@ -457,5 +548,7 @@ func (l *PlainListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewPlainConn(c, ProtocolHTTP1), nil
+	pc := NewPlainConn(c, ProtocolHTTP1)
+	pc.buffers = &l.buffers
+	return pc, nil
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -300,6 +301,90 @@ func TestPlainConnHTTP2LongLived(t *testing.T) {
 	pc.WithHTTP2(func(c *fingerprint.HTTP2Conn) {
 		if len(c.Requests) > 20 || c.First == nil || c.First.Target != "/n0" {
 			t.Fatalf("%d records kept, first %+v", len(c.Requests), c.First)
+		}
+	})
+}
+
+// writeLog is a net.Conn that records each Write.
+type writeLog struct {
+	net.Conn
+	writes [][]byte
+	err    error
+}
+
+func (w *writeLog) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	w.writes = append(w.writes, append([]byte(nil), p...))
+	return len(p), nil
+}
+
+func TestPlainConnHoldWrites(t *testing.T) {
+	t.Run("held writes leave in one", func(t *testing.T) {
+		log := &writeLog{}
+		pc := NewPlainConn(log, ProtocolHTTP1)
+		pc.HoldWrites()
+		for _, s := range []string{"HTTP/1.1 200 OK\r\n", "\r\n", "body"} {
+			if n, err := pc.Write([]byte(s)); n != len(s) || err != nil {
+				t.Fatalf("Write %q: %d, %v", s, n, err)
+			}
+		}
+		if len(log.writes) != 0 {
+			t.Fatalf("%d writes went out while held", len(log.writes))
+		}
+		if err := pc.ReleaseWrites(); err != nil {
+			t.Fatal(err)
+		}
+		pc.Write([]byte("next"))
+		if len(log.writes) != 2 || string(log.writes[0]) != "HTTP/1.1 200 OK\r\n\r\nbody" || string(log.writes[1]) != "next" {
+			t.Fatalf("writes %q", log.writes)
+		}
+	})
+	t.Run("past the bound, in order", func(t *testing.T) {
+		log := &writeLog{}
+		pc := NewPlainConn(log, ProtocolHTTP1)
+		pc.HoldWrites()
+		big := bytes.Repeat([]byte("x"), maxHeld)
+		pc.Write([]byte("head"))
+		pc.Write(big)
+		pc.Write([]byte("tail"))
+		pc.ReleaseWrites()
+		if len(log.writes) != 3 || string(log.writes[0]) != "head" || !bytes.Equal(log.writes[1], big) || string(log.writes[2]) != "tail" {
+			t.Fatalf("%d writes", len(log.writes))
+		}
+	})
+	t.Run("HTTP/2 is not held", func(t *testing.T) {
+		log := &writeLog{}
+		pc := NewPlainConn(log, ProtocolHTTP2)
+		pc.HoldWrites()
+		pc.Write([]byte("frame"))
+		if len(log.writes) != 1 {
+			t.Fatalf("%d writes", len(log.writes))
+		}
+		pc.ReleaseWrites()
+	})
+	t.Run("a failed release fails the next writes", func(t *testing.T) {
+		broken := errors.New("broken pipe")
+		log := &writeLog{}
+		pc := NewPlainConn(log, ProtocolHTTP1)
+		pc.HoldWrites()
+		pc.Write([]byte("answer"))
+		log.err = broken
+		if err := pc.ReleaseWrites(); !errors.Is(err, broken) {
+			t.Fatalf("release: %v", err)
+		}
+		log.err = nil
+		if _, err := pc.Write([]byte("more")); !errors.Is(err, broken) {
+			t.Fatalf("write after the failure: %v", err)
+		}
+		pc.HoldWrites()
+		if _, err := pc.Write([]byte("more")); !errors.Is(err, broken) {
+			t.Fatalf("held write after the failure: %v", err)
+		}
+		pc.ReleaseWrites()
+		if len(log.writes) != 0 {
+			t.Fatalf("writes %q after a failed one", log.writes)
 		}
 	})
 }

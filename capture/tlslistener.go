@@ -37,6 +37,7 @@ type tlsHandshake struct {
 	timeout time.Duration
 	log     *slog.Logger
 	onShake func(error)
+	buffers sync.Pool // of *[]byte, for the connections' held writes
 }
 
 // NewTLSListener wraps inner. Handshakes that take longer than timeout
@@ -56,7 +57,7 @@ func (l *TLSListener) Accept() (net.Conn, error) {
 	rec := NewConn(raw, l.handshake.limits)
 	tc := tls.Server(rec, l.handshake.config)
 	pc := NewPlainConn(tc, ProtocolHTTP1)
-	pc.hello, pc.pending = rec, &l.handshake
+	pc.hello, pc.pending, pc.buffers = rec, &l.handshake, &l.handshake.buffers
 	return pc, nil
 }
 

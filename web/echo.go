@@ -287,6 +287,14 @@ func (e *Echo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// With its length known, HTTP/1.1 sends the answer as it is, not in
 	// chunks (net/http chunks a body larger than its 2 KB buffer).
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	// Held, the head and the answer leave in one write (HTTP/1 only).
+	if pc, ok := capture.PlainFromContext(r.Context()); ok && r.ProtoMajor == 1 {
+		pc.HoldWrites()
+		defer func() {
+			http.NewResponseController(w).Flush()
+			pc.ReleaseWrites()
+		}()
+	}
 	// The buffer is reused only after a write that succeeded: an HTTP/2
 	// write that failed (the stream was reset) may leave a DATA frame
 	// queued that still points into it.
