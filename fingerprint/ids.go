@@ -182,10 +182,14 @@ func cipherSuiteName(v CipherSuite) (string, bool) {
 		return "TLS_AES_128_CCM_8_SHA256", true
 	case 0x5600:
 		return "TLS_FALLBACK_SCSV", true
+	case 0xc007:
+		return "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA", true
 	case 0xc009:
 		return "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", true
 	case 0xc00a:
 		return "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", true
+	case 0xc011:
+		return "TLS_ECDHE_RSA_WITH_RC4_128_SHA", true
 	case 0xc012:
 		return "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA", true
 	case 0xc013:

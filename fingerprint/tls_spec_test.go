@@ -1,6 +1,7 @@
 package fingerprint
 
 import (
+	"crypto/tls"
 	"errors"
 	"strings"
 	"testing"
@@ -426,6 +427,17 @@ func TestJA4VersionTable(t *testing.T) {
 		0x0002: "s2", 0xfeff: "d1", 0xfefd: "d2", 0xfefc: "d3", 0x0305: "00", 0x7f1c: "00"} {
 		if got := ja4Version(v); got != want {
 			t.Errorf("ja4Version(%#04x) = %s, want %s", v, got, want)
+		}
+	}
+}
+
+// TestCipherSuiteNamesMatchCryptoTLS: every suite crypto/tls knows has
+// the same (IANA) name here, so a negotiated suite is named the same way
+// as in the hello's list.
+func TestCipherSuiteNamesMatchCryptoTLS(t *testing.T) {
+	for _, s := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
+		if got := CipherSuite(s.ID).String(); got != s.Name {
+			t.Errorf("%#04x: %q, crypto/tls says %q", s.ID, got, s.Name)
 		}
 	}
 }

@@ -528,7 +528,10 @@ func readBody(r io.Reader, max int64) ([]byte, int64, bool) {
 // state and the hello ch with its raw records, or what stopped its
 // recording (err; ch is nil then).
 func tlsInfo(state *tls.ConnectionState, ch *fingerprint.ClientHello, raw []byte, err error) *TLSInfo {
-	info := &TLSInfo{NegotiatedVersion: tls.VersionName(state.Version), NegotiatedCipher: tls.CipherSuiteName(state.CipherSuite),
+	// The suite's name from the fingerprint package's table, which names
+	// every suite crypto/tls does the same way, without the list
+	// crypto/tls.CipherSuiteName builds on every call.
+	info := &TLSInfo{NegotiatedVersion: tls.VersionName(state.Version), NegotiatedCipher: fingerprint.CipherSuite(state.CipherSuite).String(),
 		ALPNNegotiated: state.NegotiatedProtocol, Resumed: state.DidResume, SNI: state.ServerName}
 	if err != nil {
 		return info
@@ -551,16 +554,15 @@ func tlsInfo(state *tls.ConnectionState, ch *fingerprint.ClientHello, raw []byte
 // parser's decoded view of each.
 func helloExtensions(ch *fingerprint.ClientHello) []Extension {
 	out := make([]Extension, 0, len(ch.Extensions))
-	seen := map[fingerprint.ExtensionType]bool{}
-	for _, x := range ch.Extensions {
+	for i, x := range ch.Extensions {
 		e := Extension{CodePoint: CodePoint{ID: uint16(x.Type), Name: x.Type.String(), GREASE: x.GREASE()},
 			DataHex: x.Data}
 		// The parser decodes the first extension of a type only, and leaves
 		// a malformed one's fields empty.
-		if !seen[x.Type] && !malformed(ch, x) {
+		first := !slices.ContainsFunc(ch.Extensions[:i], func(y fingerprint.Extension) bool { return y.Type == x.Type })
+		if first && !malformed(ch, x) {
 			e.Data = extensionData(ch, x.Type)
 		}
-		seen[x.Type] = true
 		out = append(out, e)
 	}
 	return out
