@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -65,7 +66,7 @@ func TestEndToEndAgainstTshark(t *testing.T) {
 			continue
 		}
 		answers[name] = a
-		c, err := byClient(capture, a.Client)
+		c, err := byClient(capture, a.Client, a.TLS != nil)
 		if err != nil {
 			lookupErrs[name] = err
 			continue
@@ -253,15 +254,18 @@ func kind(c *oracle.Conn) string {
 	return proto
 }
 
-// byClient finds the connection of an answer by the echo's "client" address.
-func byClient(capture *oracle.Capture, client string) (*oracle.Conn, error) {
+// byClient finds the connection of an answer by the echo's "client"
+// address and whether the answer came over TLS: the kernel may give two
+// connections to different ports of the echo the same client port.
+func byClient(capture *oracle.Capture, client string, overTLS bool) (*oracle.Conn, error) {
 	host, port, err := net.SplitHostPort(client)
 	if err != nil || host != "127.0.0.1" {
 		return nil, fmt.Errorf("the echo's client %q is not a 127.0.0.1 address", client)
 	}
-	switch found := capture.ByClientPort(port); len(found) {
+	found := slices.DeleteFunc(capture.ByClientPort(port), func(c *oracle.Conn) bool { return c.TLS != overTLS })
+	switch len(found) {
 	case 0:
-		return nil, fmt.Errorf("tshark decoded no connection from port %s (the echo's client %s)", port, client)
+		return nil, fmt.Errorf("tshark decoded no connection from port %s (the echo's client %s, TLS %v)", port, client, overTLS)
 	case 1:
 		return found[0], nil
 	default:
