@@ -20,6 +20,7 @@ import (
 	"time"
 
 	goldenfile "github.com/fpwork/fp/internal/golden"
+	"github.com/fpwork/fp/internal/tlsrecords"
 
 	"github.com/coder/websocket"
 	"github.com/pires/go-proxyproto"
@@ -445,18 +446,6 @@ func TestEchoMetrics(t *testing.T) {
 	}
 }
 
-// readLog keeps what is read through it.
-type readLog struct {
-	net.Conn
-	got bytes.Buffer
-}
-
-func (r *readLog) Read(p []byte) (int, error) {
-	n, err := r.Conn.Read(p)
-	r.got.Write(p[:n])
-	return n, err
-}
-
 // TestEchoAnswerInOneRecord: over HTTP/1.1 the echo's answer, head and
 // JSON (about 11 KB for Go's client), leaves in one TLS record, not in the
 // four to six of crypto/tls's dynamic record sizing and net/http's 4 KiB
@@ -468,7 +457,7 @@ func TestEchoAnswerInOneRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	rec := &readLog{Conn: raw}
+	rec := &tlsrecords.ReadLog{Conn: raw}
 	c := tls.Client(rec, &tls.Config{InsecureSkipVerify: true, ServerName: "localhost", NextProtos: []string{"http/1.1"}})
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.WriteString(c, "GET /one HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"); err != nil {
@@ -478,14 +467,9 @@ func TestEchoAnswerInOneRecord(t *testing.T) {
 	if err != nil || !bytes.HasPrefix(answer, []byte("HTTP/1.1 200 OK\r\n")) || len(answer) < 8000 {
 		t.Fatalf("answer of %d bytes, %v: %.60q", len(answer), err, answer)
 	}
-	var records []int // the server's records' payload lengths, in order
-	for b := rec.got.Bytes(); len(b) >= 5; {
-		n := int(b[3])<<8 | int(b[4])
-		if len(b) < 5+n {
-			t.Fatalf("a record of %d bytes cut at %d", n, len(b)-5)
-		}
-		records = append(records, n)
-		b = b[5+n:]
+	records, err := rec.Lengths()
+	if err != nil {
+		t.Fatal(err)
 	}
 	// A TLS 1.3 record carries its content type and a 16-byte tag after
 	// the plaintext.

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -20,6 +21,7 @@ import (
 	"github.com/pires/go-proxyproto"
 
 	"github.com/fpwork/fp/capture"
+	"github.com/fpwork/fp/internal/tlsrecords"
 )
 
 // fpDefaults are the fp site's.
@@ -327,18 +329,6 @@ func TestRunListenFails(t *testing.T) {
 // answer is about as large.
 const bigAnswer = 12000
 
-// readRecorder keeps what is read through it.
-type readRecorder struct {
-	net.Conn
-	got bytes.Buffer
-}
-
-func (r *readRecorder) Read(p []byte) (int, error) {
-	n, err := r.Conn.Read(p)
-	r.got.Write(p[:n])
-	return n, err
-}
-
 // TestRunSendsFullSizeRecords: an answer of 12,000 bytes leaves the HTTPS
 // listener in two TLS records (net/http writes its first 4 KB, then the
 // rest), not in the five growing ones crypto/tls's dynamic record sizing
@@ -350,7 +340,7 @@ func TestRunSendsFullSizeRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	rec := &readRecorder{Conn: raw}
+	rec := &tlsrecords.ReadLog{Conn: raw}
 	c := tls.Client(rec, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.WriteString(c, "GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); err != nil {
@@ -360,15 +350,11 @@ func TestRunSendsFullSizeRecords(t *testing.T) {
 	if err != nil || !bytes.HasSuffix(body, bytes.Repeat([]byte("x"), bigAnswer)) {
 		t.Fatalf("read %d bytes, %v", len(body), err)
 	}
-	largest := 0
-	for b := rec.got.Bytes(); len(b) >= 5; {
-		n := int(b[3])<<8 | int(b[4])
-		if len(b) < 5+n {
-			t.Fatalf("a record of %d bytes cut at %d", n, len(b)-5)
-		}
-		largest = max(largest, n)
-		b = b[5+n:]
+	records, err := rec.Lengths()
+	if err != nil {
+		t.Fatal(err)
 	}
+	largest := slices.Max(records)
 	if largest < bigAnswer/2 {
 		t.Fatalf("the largest record from the server holds %d bytes; the %d-byte answer was cut small", largest, bigAnswer)
 	}
