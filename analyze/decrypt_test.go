@@ -19,6 +19,7 @@ import (
 	"github.com/fpwork/fp/fingerprint"
 	"github.com/fpwork/fp/internal/pcapsynth"
 	"github.com/fpwork/fp/internal/selfsigned"
+	"github.com/fpwork/fp/internal/tlsrecords"
 )
 
 // wireEvent is one read or write on the server's socket, in order.
@@ -53,21 +54,6 @@ func (c wireRecorder) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-// plainRecorder keeps the decrypted bytes the server read.
-type plainRecorder struct {
-	net.Conn
-	mu  sync.Mutex
-	got bytes.Buffer
-}
-
-func (c *plainRecorder) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	c.mu.Lock()
-	c.got.Write(p[:n])
-	c.mu.Unlock()
-	return n, err
-}
-
 // tlsSession runs a real crypto/tls server and Go HTTP client on
 // loopback for two requests and returns the ciphertext on the wire (as a
 // pcap), the key log, and the plaintext the client sent.
@@ -91,7 +77,7 @@ func tlsSession(t *testing.T, serverCfg *tls.Config, h2 bool) (capture, keylog, 
 	var (
 		mu     sync.Mutex
 		events []wireEvent
-		rec    = &plainRecorder{}
+		rec    = &tlsrecords.ReadLog{}
 		served = make(chan struct{})
 	)
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
@@ -157,9 +143,7 @@ func tlsSession(t *testing.T, serverCfg *tls.Config, h2 bool) (capture, keylog, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	return capture, keys.Bytes(), rec.got.Bytes()
+	return capture, keys.Bytes(), rec.Bytes()
 }
 
 // oneConnListener serves one connection to net/http.

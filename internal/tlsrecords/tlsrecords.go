@@ -1,6 +1,6 @@
-// Package tlsrecords lets tests see the TLS records a server sends: a
-// connection that keeps what is read through it, and the lengths of the
-// records in those bytes.
+// Package tlsrecords lets tests see what a peer sends: a connection that
+// keeps what is read through it, and the lengths of the TLS records in
+// those bytes.
 package tlsrecords
 
 import (
@@ -24,6 +24,13 @@ func (r *ReadLog) Read(p []byte) (int, error) {
 	r.got.Write(p[:n])
 	r.mu.Unlock()
 	return n, err
+}
+
+// Bytes returns a copy of what was read so far.
+func (r *ReadLog) Bytes() []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return bytes.Clone(r.got.Bytes())
 }
 
 // Lengths returns the payload length of each record read so far, in
